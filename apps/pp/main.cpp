@@ -1,0 +1,56 @@
+// pp: plan, simulate and run pipeline-parallel training of transformer models.
+// main() is the one place that catches pp::Error: it prints "error: <message>" and exits with the
+// category's code (docs/exit-codes.md).
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <exception>
+
+#include "pp/error.h"
+#include "pp/runtime/devices.h"
+#include "simulate_command.h"
+
+namespace {
+
+std::string version_text() {
+  const pp::DeviceReport devices = pp::probe_devices();
+  return fmt::format("pp {}\nCUDA backend: {}\ndevices: {}", PP_VERSION,
+                     devices.cuda_built ? "built" : "not built", devices.detail);
+}
+
+constexpr const char* kFooter = R"(
+Examples:
+  pp simulate --stages 4 --microbatches 8 --schedule 1f1b
+  pp simulate --compare --stages 8 --microbatches 8,16,32 --schedule all
+  pp simulate --help
+
+Exit codes: 0 ok, 1 internal error, 2 invalid input, 3 infeasible, 4 file I/O error.)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"pp: plan, simulate and run pipeline-parallel training of transformer models"};
+  app.footer(kFooter);
+  app.set_version_flag("--version", version_text);
+  app.require_subcommand(1);
+  pp::cli::add_simulate_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "error: {} (see pp --help)\n", e.what());
+    return pp::exit_code(pp::ErrorCategory::kInvalidInput);
+  } catch (const pp::Error& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return pp::exit_code(e.category());
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: internal: {}\n", e.what());
+    return pp::exit_code(pp::ErrorCategory::kInternal);
+  }
+  return 0;
+}

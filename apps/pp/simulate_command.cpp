@@ -1,0 +1,265 @@
+#include "simulate_command.h"
+
+#include <fmt/format.h>
+
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "pp/error.h"
+#include "pp/file_io.h"
+#include "pp/planner/bubble_model.h"
+#include "pp/planner/simulation_request.h"
+#include "pp/schedule_file.h"
+#include "pp/timeline_json.h"
+#include "pp/timeline_render.h"
+#include "terminal.h"
+
+namespace pp::cli {
+namespace {
+
+constexpr const char* kExamples = R"(
+Examples:
+  pp simulate --stages 4 --microbatches 8 --schedule 1f1b
+  pp simulate --stages 4 --microbatches 8 --schedule interleaved --virtual-stages 2 --svg pipe.svg
+  pp simulate --stages 4 --microbatches 16 --schedule zb-h1 --fwd-ms 1 --bwd-ms 2 --wgrad-ms 1
+  pp simulate --stages 4 --fwd-ms 1.2,1,1,1.5 --bwd-ms 2.4,2,2,3 --p2p-ms 0.1 --trace trace.json
+  pp simulate --compare --stages 8 --microbatches 8,16,32 --schedule all
+  pp simulate --schedule-file my_schedule.json --json
+  pp simulate --stages 4 --microbatches 8 --schedule zb-h1 --save-schedule start.json
+
+Costs are per stage per micro-batch; a comma list gives one value per stage (one per stage
+boundary for --p2p-ms). In an interleaved schedule each of a rank's V chunks costs 1/V of its
+stage. Exit codes: 0 ok, 2 invalid input (flags, files, an invalid schedule), 4 file I/O error.)";
+
+PerRankCosts costs_of(const SimulateOptions& o) {
+  return {o.fwd_ms, o.bwd_ms, o.wgrad_ms, o.p2p_ms, o.reduce_ms, o.optimizer_ms};
+}
+
+std::vector<std::string> expand_schedule_names(const std::vector<std::string>& names) {
+  std::vector<std::string> out;
+  for (const std::string& name : names) {
+    if (name == "all") {
+      for (const auto& g : schedule_generators()) out.emplace_back(g.name);
+    } else {
+      out.push_back(name);
+    }
+  }
+  return out;
+}
+
+SimulationRequest request_of(const SimulateOptions& o) {
+  SimulationRequest request;
+  request.costs = costs_of(o);
+  if (!o.schedule_file.empty()) {
+    request.custom = load_schedule_file(o.schedule_file);
+    return request;
+  }
+  if (o.schedules.size() != 1 || o.schedules[0] == "all") {
+    throw_invalid("--schedule: give one schedule (several, or 'all', go with --compare)");
+  }
+  if (o.microbatches.size() != 1) {
+    throw_invalid("--microbatches: give one count (several go with --compare)");
+  }
+  request.schedule_name = o.schedules[0];
+  request.spec = {o.stages, o.microbatches[0], o.virtual_stages};
+  return request;
+}
+
+bool uniform(const std::vector<double>& values) {
+  for (double v : values) {
+    if (v != values.front()) return false;
+  }
+  return true;
+}
+
+std::string closed_form_note(const SimulateOptions& o, const SimulationResult& r) {
+  const bool free_comm = o.p2p_ms.size() == 1 && o.p2p_ms[0] == 0;
+  if (!o.schedule_file.empty() || !free_comm || !uniform(o.fwd_ms) || !uniform(o.bwd_ms) ||
+      (!o.wgrad_ms.empty() && !uniform(o.wgrad_ms)) || o.reduce_ms > 0 || o.optimizer_ms > 0) {
+    return "";
+  }
+  const double w = o.wgrad_ms.empty() ? o.bwd_ms[0] / 2 : o.wgrad_ms[0];
+  const auto closed = closed_form_bubble_fraction(r.schedule.name, r.schedule.ranks,
+                                                  r.schedule.microbatches,
+                                                  r.schedule.chunks_per_rank, o.fwd_ms[0],
+                                                  o.bwd_ms[0], w);
+  return closed ? fmt::format(" (closed form {:.2f}%)", 100 * *closed) : "";
+}
+
+std::string rank_table(const TimelineMetrics& m) {
+  std::string out = fmt::format("{:>6} {:>11} {:>11} {:>7} {:>11} {:>11} {:>11} {:>12} {:>9}\n",
+                                "rank", "busy ms", "idle ms", "bubble", "warm-up ms", "drain ms",
+                                "comm ms", "imbalance ms", "peak live");
+  for (const RankMetrics& r : m.ranks) {
+    out += fmt::format("{:>6} {:>11.3f} {:>11.3f} {:>6.1f}% {:>11.3f} {:>11.3f} {:>11.3f} {:>12.3f} "
+                       "{:>9.4g}\n",
+                       r.rank, r.busy_ms, r.idle_ms, 100 * r.bubble_fraction, r.causes.warmup_ms,
+                       r.causes.drain_ms, r.causes.comm_ms, r.causes.imbalance_ms,
+                       r.peak_inflight_microbatches);
+  }
+  return out + "(peak live: micro-batches of activations alive at once on the rank)\n";
+}
+
+void print_text(const SimulateOptions& o, const SimulationResult& r) {
+  const Schedule& s = r.schedule;
+  fmt::print("{}: {} stages, {} micro-batches{}; {} actions\n", s.name, s.ranks, s.microbatches,
+             s.chunks_per_rank > 1 ? fmt::format(", {} chunks per rank", s.chunks_per_rank) : "",
+             s.action_count());
+  fmt::print("makespan {:.3f} ms, bubble {:.2f}%{}\n\n", r.metrics.makespan_ms,
+             100 * r.metrics.bubble_fraction, closed_form_note(o, r));
+  const GanttOptions gantt{o.width > 0 ? o.width : terminal_width(),
+                           !o.no_color && color_terminal()};
+  fmt::print("{}\n{}", render_gantt(r.timeline, gantt), rank_table(r.metrics));
+}
+
+nlohmann::json json_summary(const SimulationResult& r) {
+  nlohmann::json doc = {{"schema", "pp.simulate"},
+                        {"version", 1},
+                        {"schedule", r.schedule.name},
+                        {"stages", r.schedule.ranks},
+                        {"microbatches", r.schedule.microbatches},
+                        {"virtual_stages", r.schedule.chunks_per_rank},
+                        {"actions", r.schedule.action_count()}};
+  doc.update(metrics_to_json(r.metrics));
+  return doc;
+}
+
+void write_outputs(const SimulateOptions& o, const SimulationResult& r) {
+  if (!o.trace.empty()) {
+    write_file_atomically(o.trace, chrome_trace_json(r.timeline, r.metrics));
+    fmt::print(stderr, "wrote trace {} (open in ui.perfetto.dev or chrome://tracing)\n", o.trace);
+  }
+  if (!o.svg.empty()) {
+    write_file_atomically(o.svg, render_svg(r.timeline, r.metrics));
+    fmt::print(stderr, "wrote picture {}\n", o.svg);
+  }
+}
+
+void save_schedule(const SimulateOptions& o, const SimulationRequest& request) {
+  const Schedule schedule = request.custom ? *request.custom
+                                           : generate_schedule(request.schedule_name, request.spec);
+  write_file_atomically(o.save_schedule, schedule_to_json_text(schedule));
+  fmt::print(stderr, "wrote schedule {}\n", o.save_schedule);
+}
+
+void run_single(const SimulateOptions& o) {
+  const SimulationRequest request = request_of(o);
+  const SimulationResult result = run_simulation(request);
+  if (!o.save_schedule.empty()) save_schedule(o, request);
+  write_outputs(o, result);
+  if (o.json) {
+    std::cout << json_summary(result).dump(2) << "\n";
+  } else {
+    print_text(o, result);
+  }
+}
+
+void run_compare(const SimulateOptions& o) {
+  if (!o.schedule_file.empty()) throw_invalid("--compare: works on generated schedules, not --schedule-file");
+  const auto rows = compare_schedules(expand_schedule_names(o.schedules), o.microbatches, o.stages,
+                                      o.virtual_stages, costs_of(o));
+  if (o.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const ComparisonRow& row : rows) {
+      nlohmann::json item = {{"schedule", row.schedule}, {"microbatches", row.microbatches},
+                             {"virtual_stages", row.virtual_stages}};
+      if (row.unsupported.empty()) {
+        item["makespan_ms"] = row.makespan_ms;
+        item["bubble_fraction"] = row.bubble_fraction;
+        item["peak_inflight_microbatches"] = row.peak_inflight_microbatches;
+      } else {
+        item["unsupported"] = row.unsupported;
+      }
+      out.push_back(item);
+    }
+    std::cout << nlohmann::json{{"schema", "pp.compare"}, {"version", 1}, {"stages", o.stages},
+                                {"rows", out}}
+                     .dump(2)
+              << "\n";
+    return;
+  }
+  fmt::print("{} stages; costs per stage per micro-batch: F {} ms, B {} ms\n\n", o.stages,
+             fmt::join(o.fwd_ms, ","), fmt::join(o.bwd_ms, ","));
+  fmt::print("{:<12} {:>3} {:>6} {:>13} {:>8} {:>10}\n", "schedule", "V", "M", "makespan ms",
+             "bubble", "peak live");
+  for (const ComparisonRow& row : rows) {
+    if (!row.unsupported.empty()) {
+      fmt::print("{:<12} {:>3} {:>6}   n/a: {}\n", row.schedule, row.virtual_stages,
+                 row.microbatches, row.unsupported);
+      continue;
+    }
+    fmt::print("{:<12} {:>3} {:>6} {:>13.3f} {:>7.2f}% {:>10.4g}\n", row.schedule,
+               row.virtual_stages, row.microbatches, row.makespan_ms, 100 * row.bubble_fraction,
+               row.peak_inflight_microbatches);
+  }
+}
+
+}  // namespace
+
+void add_simulate_command(CLI::App& app) {
+  auto options = std::make_shared<SimulateOptions>();
+  CLI::App* cmd = app.add_subcommand("simulate", "Show what a pipeline schedule does over time");
+  cmd->footer(kExamples);
+  auto* stages = cmd->add_option("-k,--stages", options->stages, "Pipeline stages (ranks) K")
+                     ->check(CLI::Range(1, 4096))
+                     ->capture_default_str();
+  auto* mbs = cmd->add_option("-m,--microbatches", options->microbatches,
+                              "Micro-batches per global batch M (a list with --compare)")
+                  ->delimiter(',')
+                  ->check(CLI::Range(1, 1 << 20))
+                  ->capture_default_str();
+  auto* schedule =
+      cmd->add_option("-s,--schedule", options->schedules,
+                      "gpipe, 1f1b, interleaved, zb-h1 (a list or 'all' with --compare)")
+          ->delimiter(',')
+          ->capture_default_str();
+  auto* virt = cmd->add_option("-v,--virtual-stages", options->virtual_stages,
+                               "Model chunks per rank V (interleaved)")
+                   ->check(CLI::Range(1, 64))
+                   ->capture_default_str();
+  cmd->add_option("--fwd-ms", options->fwd_ms, "Forward ms per micro-batch (one, or one per stage)")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--bwd-ms", options->bwd_ms, "Full backward ms per micro-batch")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--wgrad-ms", options->wgrad_ms,
+                  "Weight-gradient part of the backward (default: half of --bwd-ms)")
+      ->delimiter(',');
+  cmd->add_option("--p2p-ms", options->p2p_ms,
+                  "Transfer ms of one activation or gradient (one, or one per stage boundary)")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--reduce-ms", options->reduce_ms, "Step-end gradient reduction ms per rank")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--optimizer-ms", options->optimizer_ms, "Optimizer step ms per rank")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--schedule-file", options->schedule_file,
+                  "Validate and simulate a schedule file (docs/schedule-format.md)")
+      ->excludes(stages)
+      ->excludes(mbs)
+      ->excludes(schedule)
+      ->excludes(virt);
+  cmd->add_option("--save-schedule", options->save_schedule,
+                  "Write the (unlowered) schedule as a schedule file to start a custom one from");
+  cmd->add_option("--trace", options->trace, "Write a Chrome/Perfetto trace (JSON)");
+  cmd->add_option("--svg", options->svg, "Write an SVG picture of the timeline");
+  cmd->add_flag("--json", options->json, "Print a JSON summary on stdout instead of the chart");
+  cmd->add_flag("--compare", options->compare,
+                "Table of makespan, bubble and peak live activations per schedule and M");
+  cmd->add_option("--width", options->width, "Chart width in columns (80-200; default: terminal)")
+      ->check(CLI::Range(80, 200));
+  cmd->add_flag("--no-color", options->no_color, "No ANSI colours (also: NO_COLOR=1)");
+  cmd->callback([options] { run_simulate(*options); });
+}
+
+void run_simulate(const SimulateOptions& options) {
+  if (options.compare) {
+    run_compare(options);
+  } else {
+    run_single(options);
+  }
+}
+
+}  // namespace pp::cli

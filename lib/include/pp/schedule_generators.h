@@ -1,0 +1,59 @@
+#pragma once
+// Schedule generators: each produces the compute actions of one well-known pipeline schedule
+// (plus the step-end REDUCE and STEP on every rank). Communication is added afterwards by
+// lower_communication(). A new schedule is one generator file plus one row in the registry
+// (lib/src/generators/registry.cpp).
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pp/schedule.h"
+
+namespace pp {
+
+struct ScheduleSpec {
+  int ranks = 1;           // K: pipeline ranks
+  int microbatches = 1;    // M: micro-batches per global batch
+  int virtual_stages = 1;  // V: model chunks per rank
+};
+
+// Sizes a schedule may have; larger requests are rejected as invalid input.
+inline constexpr int kMaxRanks = 4096;
+inline constexpr int kMaxMicrobatches = 1 << 20;
+inline constexpr int kMaxVirtualStages = 64;
+inline constexpr long long kMaxStageMicrobatches = 1LL << 24;  // M * K * V
+
+struct ScheduleGenerator {
+  std::string_view name;         // the --schedule name, e.g. "1f1b"
+  std::string_view description;  // one line for --help and tables
+  bool splits_backward;          // emits I and W instead of B
+  // Returns an empty string when the generator supports the spec, else why not (one line).
+  std::string (*unsupported)(const ScheduleSpec& spec);
+  // The placement of stages on ranks for this spec.
+  std::vector<std::vector<int>> (*placement)(const ScheduleSpec& spec);
+  // Appends the compute actions of `rank` in execution order.
+  void (*emit_rank)(const ScheduleSpec& spec, int rank, std::vector<Action>* out);
+};
+
+// The registry, in the order tables list them: gpipe, 1f1b, interleaved, zb-h1.
+const std::vector<ScheduleGenerator>& schedule_generators();
+
+// Throws pp::Error(kInvalidInput) listing the known names when `name` is unknown.
+const ScheduleGenerator& find_schedule_generator(std::string_view name);
+
+// Comma-separated known names, for messages and help.
+std::string schedule_names();
+
+// Generates the (unlowered) schedule. Throws pp::Error(kInvalidInput) with a one-line reason when
+// the spec is out of range or the schedule is not defined for it (say interleaved with M not a
+// multiple of K).
+Schedule generate_schedule(std::string_view name, const ScheduleSpec& spec);
+
+// Generator entry points (one file each under lib/src/generators/).
+void emit_gpipe(const ScheduleSpec& spec, int rank, std::vector<Action>* out);
+void emit_1f1b(const ScheduleSpec& spec, int rank, std::vector<Action>* out);
+void emit_interleaved_1f1b(const ScheduleSpec& spec, int rank, std::vector<Action>* out);
+void emit_zb_h1(const ScheduleSpec& spec, int rank, std::vector<Action>* out);
+
+}  // namespace pp

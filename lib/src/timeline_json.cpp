@@ -1,0 +1,23 @@
+#include "pp/timeline_json.h"
+
+namespace pp {
+
+nlohmann::json metrics_to_json(const TimelineMetrics& m) {
+  nlohmann::json ranks = nlohmann::json::array();
+  for (const RankMetrics& r : m.ranks) {
+    ranks.push_back({{"rank", r.rank},
+                     {"busy_ms", r.busy_ms},
+                     {"idle_ms", r.idle_ms},
+                     {"bubble_fraction", r.bubble_fraction},
+                     {"peak_inflight_microbatches", r.peak_inflight_microbatches},
+                     {"bubble_ms",
+                      {{"warmup", r.causes.warmup_ms},
+                       {"drain", r.causes.drain_ms},
+                       {"comm", r.causes.comm_ms},
+                       {"imbalance", r.causes.imbalance_ms}}}});
+  }
+  return {{"makespan_ms", m.makespan_ms}, {"bubble_fraction", m.bubble_fraction},
+          {"ranks", std::move(ranks)}};
+}
+
+}  // namespace pp

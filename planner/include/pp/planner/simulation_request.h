@@ -1,0 +1,53 @@
+#pragma once
+// What `pp simulate` asks of the planner: generate (or take) a schedule, lower and validate it,
+// cost it and simulate it; or do that for a grid of schedules and micro-batch counts.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pp/planner/cost_model.h"
+#include "pp/schedule.h"
+#include "pp/schedule_generators.h"
+#include "pp/timeline.h"
+
+namespace pp {
+
+struct SimulationRequest {
+  std::string schedule_name = "1f1b";  // a generator name, used when `custom` is empty
+  ScheduleSpec spec;                   // K, M, V for the generator
+  std::optional<Schedule> custom;      // a user's schedule (lowered or not)
+  PerRankCosts costs;
+};
+
+struct SimulationResult {
+  Schedule schedule;  // lowered and validated
+  CostModel costs;
+  Timeline timeline;
+  TimelineMetrics metrics;
+};
+
+// Throws pp::Error(kInvalidInput) for an undefined schedule, an invalid custom schedule (with the
+// validator's grid) or bad costs.
+SimulationResult run_simulation(const SimulationRequest& request);
+
+// Generates, lowers and validates a schedule from a generator name.
+Schedule build_schedule(const std::string& name, const ScheduleSpec& spec);
+
+struct ComparisonRow {
+  std::string schedule;
+  int microbatches = 0;
+  int virtual_stages = 1;
+  std::string unsupported;  // non-empty: why this schedule is not defined here; no figures then
+  double makespan_ms = 0;
+  double bubble_fraction = 0;
+  double peak_inflight_microbatches = 0;  // the largest over ranks
+};
+
+// One row per (schedule, micro-batch count), in the order given. Interleaved rows use
+// `virtual_stages` (2 when it is 1); the others use 1.
+std::vector<ComparisonRow> compare_schedules(const std::vector<std::string>& schedules,
+                                             const std::vector<int>& microbatch_counts, int ranks,
+                                             int virtual_stages, const PerRankCosts& costs);
+
+}  // namespace pp

@@ -1,0 +1,62 @@
+#include "pp/planner/simulation_request.h"
+
+#include <algorithm>
+
+#include "pp/error.h"
+#include "pp/lowering.h"
+#include "pp/planner/simulator.h"
+#include "pp/validator.h"
+
+namespace pp {
+
+Schedule build_schedule(const std::string& name, const ScheduleSpec& spec) {
+  return lower_communication(generate_schedule(name, spec));
+}
+
+SimulationResult run_simulation(const SimulationRequest& request) {
+  SimulationResult result;
+  if (request.custom) {
+    require_valid_schedule(*request.custom);
+    result.schedule =
+        request.custom->is_lowered() ? *request.custom : lower_communication(*request.custom);
+  } else {
+    result.schedule = build_schedule(request.schedule_name, request.spec);
+  }
+  result.costs = per_rank_cost_model(result.schedule, request.costs);
+  result.timeline = simulate(result.schedule, result.costs);
+  result.metrics = compute_metrics(result.timeline);
+  return result;
+}
+
+std::vector<ComparisonRow> compare_schedules(const std::vector<std::string>& schedules,
+                                             const std::vector<int>& microbatch_counts, int ranks,
+                                             int virtual_stages, const PerRankCosts& costs) {
+  std::vector<ComparisonRow> rows;
+  for (const std::string& name : schedules) {
+    const ScheduleGenerator& generator = find_schedule_generator(name);
+    for (int m : microbatch_counts) {
+      ComparisonRow row;
+      row.schedule = name;
+      row.microbatches = m;
+      row.virtual_stages = name == "interleaved" ? std::max(2, virtual_stages) : 1;
+      SimulationRequest request;
+      request.schedule_name = name;
+      request.spec = {ranks, m, row.virtual_stages};
+      request.costs = costs;
+      row.unsupported = generator.unsupported(request.spec);
+      if (row.unsupported.empty()) {
+        const SimulationResult result = run_simulation(request);
+        row.makespan_ms = result.metrics.makespan_ms;
+        row.bubble_fraction = result.metrics.bubble_fraction;
+        for (const RankMetrics& r : result.metrics.ranks) {
+          row.peak_inflight_microbatches =
+              std::max(row.peak_inflight_microbatches, r.peak_inflight_microbatches);
+        }
+      }
+      rows.push_back(row);
+    }
+  }
+  return rows;
+}
+
+}  // namespace pp
