@@ -15,13 +15,25 @@ namespace {
 
 using nlohmann::json;
 
+// nlohmann's messages start with "[json.exception.parse_error.101] "; users need only the rest.
+std::string without_exception_prefix(const std::string& message) {
+  const auto end = message.find("] ");
+  return message.rfind("[json.exception", 0) == 0 && end != std::string::npos
+             ? message.substr(end + 2)
+             : message;
+}
+
 class Parser {
  public:
   explicit Parser(std::string_view origin) : origin_(origin) {}
 
   Schedule parse(std::string_view text) {
-    json doc = json::parse(text, nullptr, false);
-    if (doc.is_discarded()) fail("", "not valid JSON");
+    json doc;
+    try {
+      doc = json::parse(text);
+    } catch (const json::parse_error& e) {
+      fail("", "not valid JSON: " + without_exception_prefix(e.what()));
+    }
     if (!doc.is_object()) fail("", "the top level must be a JSON object");
     check_known_keys(doc);
     check_schema(doc);
@@ -210,7 +222,7 @@ Schedule parse_schedule_json(std::string_view text, std::string_view origin) {
   try {
     return Parser(origin).parse(text);
   } catch (const json::exception& e) {
-    throw_invalid(fmt::format("schedule file '{}': {}", origin, e.what()));
+    throw_invalid(fmt::format("schedule file '{}': {}", origin, without_exception_prefix(e.what())));
   }
 }
 

@@ -91,19 +91,19 @@ class Checker {
     }
   }
 
-  // Counts before allocating anything of size M*S, so that a hostile header cannot make the
-  // validator allocate more than the actions present justify.
+  // Sizes the per-(micro-batch, stage) tables need, checked before allocating them, so that a
+  // hostile header cannot make the validator allocate far more than the actions present justify.
+  // A count that is merely wrong is left to the coverage checks, which locate the culprit.
   bool check_counts() {
     long long forwards = 0;
     for (const auto& list : s_.actions) {
       for (const Action& a : list) forwards += a.kind == ActionKind::kForward;
     }
     const long long expected = 1LL * s_.microbatches * stages_;
-    if (forwards != expected) {
+    if (forwards < expected / 4 || forwards > 4 * expected) {
       add(-1, -1, fmt::format("expected {} forwards ({} micro-batches x {} stages), found {}",
                               expected, s_.microbatches, stages_, forwards));
-      // Fall through only when the count is small enough to locate the culprits.
-      if (forwards < expected || forwards > 4 * expected) return false;
+      return false;
     }
     return true;
   }

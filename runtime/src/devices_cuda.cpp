@@ -2,6 +2,10 @@
 #include <cuda_runtime.h>
 #include <fmt/format.h>
 
+#include <vector>
+
+#include "cuda_check.h"
+#include "fill.cuh"
 #include "pp/runtime/devices.h"
 
 namespace pp {
@@ -24,6 +28,36 @@ DeviceReport probe_devices() {
   }
   if (count == 0) report.detail = "no CUDA device";
   return report;
+}
+
+bool device_self_test(std::string* detail) {
+  const DeviceReport report = probe_devices();
+  if (report.cuda_devices == 0) {
+    *detail = report.detail;
+    return false;
+  }
+  constexpr std::size_t kCount = 1 << 20;
+  float* buffer = nullptr;
+  PP_CUDA_CHECK(cudaSetDevice(0));
+  PP_CUDA_CHECK(cudaMalloc(&buffer, kCount * sizeof(float)));
+  cudaStream_t stream = nullptr;
+  PP_CUDA_CHECK(cudaStreamCreate(&stream));
+  cuda::launch_fill(buffer, kCount, 1.5f, stream);
+  PP_CUDA_CHECK(cudaGetLastError());
+  std::vector<float> host(kCount);
+  PP_CUDA_CHECK(cudaMemcpyAsync(host.data(), buffer, kCount * sizeof(float),
+                                cudaMemcpyDeviceToHost, stream));
+  PP_CUDA_CHECK(cudaStreamSynchronize(stream));
+  PP_CUDA_CHECK(cudaStreamDestroy(stream));
+  PP_CUDA_CHECK(cudaFree(buffer));
+  for (std::size_t i = 0; i < kCount; ++i) {
+    if (host[i] != 1.5f) {
+      *detail = fmt::format("element {} is {} after filling with 1.5", i, host[i]);
+      return false;
+    }
+  }
+  *detail = fmt::format("filled and checked {} floats on {}", kCount, report.detail);
+  return true;
 }
 
 }  // namespace pp

@@ -14,4 +14,8 @@ struct DeviceReport {
 
 DeviceReport probe_devices();
 
+// Runs a kernel on device 0 (fills a buffer, copies it back, checks every value).
+// Returns false with the reason in *detail when there is no device or the check fails.
+bool device_self_test(std::string* detail);
+
 }  // namespace pp
