@@ -30,7 +30,9 @@ Examples:
 
 Costs are per stage per micro-batch; a comma list gives one value per stage (one per stage
 boundary for --p2p-ms). In an interleaved schedule each of a rank's V chunks costs 1/V of its
-stage. Exit codes: 0 ok, 2 invalid input (flags, files, an invalid schedule), 4 file I/O error.)";
+stage. Give - as a file name to write to standard output.
+Exit codes: 0 ok; 1 internal error; 2 invalid input (flags, file contents, an invalid schedule);
+4 a file cannot be read or written. Details: docs/exit-codes.md.)";
 
 PerRankCosts costs_of(const SimulateOptions& o) {
   return {o.fwd_ms, o.bwd_ms, o.wgrad_ms, o.p2p_ms, o.reduce_ms, o.optimizer_ms};
@@ -64,6 +66,11 @@ SimulationRequest request_of(const SimulateOptions& o) {
   request.schedule_name = o.schedules[0];
   request.spec = {o.stages, o.microbatches[0], o.virtual_stages};
   return request;
+}
+
+std::string plural(long long n, std::string_view word) {
+  const bool es = word.back() == 'h';  // micro-batch -> micro-batches
+  return fmt::format("{} {}{}", n, word, n == 1 ? "" : es ? "es" : "s");
 }
 
 bool uniform(const std::vector<double>& values) {
@@ -103,8 +110,11 @@ std::string rank_table(const TimelineMetrics& m) {
 
 void print_text(const SimulateOptions& o, const SimulationResult& r) {
   const Schedule& s = r.schedule;
-  fmt::print("{}: {} stages, {} micro-batches{}; {} actions\n", s.name, s.ranks, s.microbatches,
-             s.chunks_per_rank > 1 ? fmt::format(", {} chunks per rank", s.chunks_per_rank) : "",
+  fmt::print("{}: {}, {}{}; {} actions\n", s.name, plural(s.ranks, "stage"),
+             plural(s.microbatches, "micro-batch"),
+             s.chunks_per_rank > 1 ? fmt::format(" ({} per rank, {})", plural(s.chunks_per_rank, "chunk"),
+                                                 plural(s.stage_count(), "virtual stage"))
+                                   : "",
              s.action_count());
   fmt::print("makespan {:.3f} ms, bubble {:.2f}%{}\n\n", r.metrics.makespan_ms,
              100 * r.metrics.bubble_fraction, closed_form_note(o, r));
@@ -113,26 +123,29 @@ void print_text(const SimulateOptions& o, const SimulationResult& r) {
   fmt::print("{}\n{}", render_gantt(r.timeline, gantt), rank_table(r.metrics));
 }
 
-nlohmann::json json_summary(const SimulationResult& r) {
-  nlohmann::json doc = {{"schema", "pp.simulate"},
+nlohmann::ordered_json json_summary(const SimulationResult& r) {
+  nlohmann::ordered_json doc = {{"schema", "pp.simulate"},
                         {"version", 1},
                         {"schedule", r.schedule.name},
                         {"stages", r.schedule.ranks},
                         {"microbatches", r.schedule.microbatches},
                         {"virtual_stages", r.schedule.chunks_per_rank},
                         {"actions", r.schedule.action_count()}};
-  doc.update(metrics_to_json(r.metrics));
+  const nlohmann::ordered_json metrics = metrics_to_json(r.metrics);
+  for (const auto& [key, value] : metrics.items()) doc[key] = value;
   return doc;
 }
 
 void write_outputs(const SimulateOptions& o, const SimulationResult& r) {
   if (!o.trace.empty()) {
     write_file_atomically(o.trace, chrome_trace_json(r.timeline, r.metrics));
-    fmt::print(stderr, "wrote trace {} (open in ui.perfetto.dev or chrome://tracing)\n", o.trace);
+    if (o.trace != "-") {
+      fmt::print(stderr, "wrote trace {} (open in ui.perfetto.dev or chrome://tracing)\n", o.trace);
+    }
   }
   if (!o.svg.empty()) {
     write_file_atomically(o.svg, render_svg(r.timeline, r.metrics));
-    fmt::print(stderr, "wrote picture {}\n", o.svg);
+    if (o.svg != "-") fmt::print(stderr, "wrote picture {}\n", o.svg);
   }
 }
 
@@ -140,17 +153,27 @@ void save_schedule(const SimulateOptions& o, const SimulationRequest& request) {
   const Schedule schedule = request.custom ? *request.custom
                                            : generate_schedule(request.schedule_name, request.spec);
   write_file_atomically(o.save_schedule, schedule_to_json_text(schedule));
-  fmt::print(stderr, "wrote schedule {}\n", o.save_schedule);
+  if (o.save_schedule != "-") fmt::print(stderr, "wrote schedule {}\n", o.save_schedule);
+}
+
+void check_stdout_use(const SimulateOptions& o) {
+  int to_stdout = o.json ? 1 : 0;
+  for (const std::string* path : {&o.trace, &o.svg, &o.save_schedule}) to_stdout += *path == "-";
+  if (to_stdout > 1) {
+    throw_invalid("only one of --json, --trace -, --svg -, --save-schedule - can use standard output");
+  }
 }
 
 void run_single(const SimulateOptions& o) {
+  check_stdout_use(o);
   const SimulationRequest request = request_of(o);
   const SimulationResult result = run_simulation(request);
   if (!o.save_schedule.empty()) save_schedule(o, request);
   write_outputs(o, result);
+  const bool stdout_taken = o.trace == "-" || o.svg == "-" || o.save_schedule == "-";
   if (o.json) {
     std::cout << json_summary(result).dump(2) << "\n";
-  } else {
+  } else if (!stdout_taken) {
     print_text(o, result);
   }
 }
@@ -160,9 +183,9 @@ void run_compare(const SimulateOptions& o) {
   const auto rows = compare_schedules(expand_schedule_names(o.schedules), o.microbatches, o.stages,
                                       o.virtual_stages, costs_of(o));
   if (o.json) {
-    nlohmann::json out = nlohmann::json::array();
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
     for (const ComparisonRow& row : rows) {
-      nlohmann::json item = {{"schedule", row.schedule}, {"microbatches", row.microbatches},
+      nlohmann::ordered_json item = {{"schedule", row.schedule}, {"microbatches", row.microbatches},
                              {"virtual_stages", row.virtual_stages}};
       if (row.unsupported.empty()) {
         item["makespan_ms"] = row.makespan_ms;
@@ -173,7 +196,7 @@ void run_compare(const SimulateOptions& o) {
       }
       out.push_back(item);
     }
-    std::cout << nlohmann::json{{"schema", "pp.compare"}, {"version", 1}, {"stages", o.stages},
+    std::cout << nlohmann::ordered_json{{"schema", "pp.compare"}, {"version", 1}, {"stages", o.stages},
                                 {"rows", out}}
                      .dump(2)
               << "\n";
@@ -202,11 +225,13 @@ void add_simulate_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("simulate", "Show what a pipeline schedule does over time");
   cmd->footer(kExamples);
   auto* stages = cmd->add_option("-k,--stages", options->stages, "Pipeline stages (ranks) K")
+                     ->check(CLI::TypeValidator<int>())
                      ->check(CLI::Range(1, 4096))
                      ->capture_default_str();
   auto* mbs = cmd->add_option("-m,--microbatches", options->microbatches,
                               "Micro-batches per global batch M (a list with --compare)")
                   ->delimiter(',')
+                  ->check(CLI::TypeValidator<int>())
                   ->check(CLI::Range(1, 1 << 20))
                   ->capture_default_str();
   auto* schedule =
@@ -216,6 +241,7 @@ void add_simulate_command(CLI::App& app) {
           ->capture_default_str();
   auto* virt = cmd->add_option("-v,--virtual-stages", options->virtual_stages,
                                "Model chunks per rank V (interleaved)")
+                   ->check(CLI::TypeValidator<int>())
                    ->check(CLI::Range(1, 64))
                    ->capture_default_str();
   cmd->add_option("--fwd-ms", options->fwd_ms, "Forward ms per micro-batch (one, or one per stage)")
@@ -231,10 +257,8 @@ void add_simulate_command(CLI::App& app) {
                   "Transfer ms of one activation or gradient (one, or one per stage boundary)")
       ->delimiter(',')
       ->capture_default_str();
-  cmd->add_option("--reduce-ms", options->reduce_ms, "Step-end gradient reduction ms per rank")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--optimizer-ms", options->optimizer_ms, "Optimizer step ms per rank")
-      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--reduce-ms", options->reduce_ms, "Step-end gradient reduction ms per rank");
+  cmd->add_option("--optimizer-ms", options->optimizer_ms, "Optimizer step ms per rank");
   cmd->add_option("--schedule-file", options->schedule_file,
                   "Validate and simulate a schedule file (docs/schedule-format.md)")
       ->excludes(stages)

@@ -7,7 +7,7 @@
 namespace pp {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 constexpr int kComputeThread = 0;
 constexpr int kRecvThread = 1;

@@ -27,7 +27,8 @@ std::vector<std::vector<Cell>> paint(const Timeline& t, int columns, double ms_p
     const KindStyle style = kind_style(e.kind);
     const std::string label = is_step_end(e.kind)
                                   ? std::string(1, style.letter)
-                                  : fmt::format("{}{}", style.letter, e.microbatch);
+                                  : action_label({e.kind, e.microbatch, e.chunk, -1},
+                                                 t.chunks_per_rank);
     for (int c = c0; c < c1; ++c) {
       const std::size_t k = static_cast<std::size_t>(c - c0);
       const bool room = static_cast<std::size_t>(c1 - c0) >= label.size();

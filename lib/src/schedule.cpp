@@ -62,7 +62,7 @@ std::string action_label(const Action& action, int chunks_per_rank) {
     default: label = std::string(action_kind_name(action.kind));
   }
   label += std::to_string(action.microbatch);
-  if (chunks_per_rank > 1) label += fmt::format(".{}", action.chunk);
+  if (chunks_per_rank > 1 || action.chunk != 0) label += fmt::format(".{}", action.chunk);
   if (is_send(action.kind)) label += fmt::format(">r{}", action.peer);
   if (is_recv(action.kind)) label += fmt::format("<r{}", action.peer);
   return label;

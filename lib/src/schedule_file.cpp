@@ -38,7 +38,7 @@ class Parser {
     check_known_keys(doc);
     check_schema(doc);
     Schedule s;
-    s.name = doc.contains("name") ? string_field(doc, "name") : std::string("custom");
+    s.name = doc.contains("name") ? string_field(doc, "name") : origin_;
     s.ranks = int_field(doc, "ranks", 1, kMaxRanks);
     s.microbatches = int_field(doc, "microbatches", 1, kMaxMicrobatches);
     s.chunks_per_rank =

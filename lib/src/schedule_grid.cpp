@@ -21,14 +21,14 @@ Window grid_window(const Schedule& s, int rank, int step, int context) {
   const int length = static_cast<int>(s.actions[rank].size());
   const int center = step < 0 ? length : step;
   w.first_step = std::max(0, center - context);
-  w.last_step = std::max(w.first_step, center + context);
+  w.last_step = step < 0 ? length : center + context;  // "[end]" closes the grid
   return w;
 }
 
 std::string cell(const Schedule& s, int r, int i, bool culprit) {
-  if (i >= static_cast<int>(s.actions[r].size())) return culprit ? ">end<" : "";
+  if (i >= static_cast<int>(s.actions[r].size())) return culprit ? "[end]" : "";
   const std::string label = action_label(s.actions[r][i], s.chunks_per_rank);
-  return culprit ? ">" + label + "<" : label;
+  return culprit ? "[" + label + "]" : label;
 }
 
 }  // namespace

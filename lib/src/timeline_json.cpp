@@ -2,8 +2,8 @@
 
 namespace pp {
 
-nlohmann::json metrics_to_json(const TimelineMetrics& m) {
-  nlohmann::json ranks = nlohmann::json::array();
+nlohmann::ordered_json metrics_to_json(const TimelineMetrics& m) {
+  nlohmann::ordered_json ranks = nlohmann::ordered_json::array();
   for (const RankMetrics& r : m.ranks) {
     ranks.push_back({{"rank", r.rank},
                      {"busy_ms", r.busy_ms},

@@ -102,7 +102,7 @@ expect_error() {
 }
 
 # expect_invalid_schedule NAME PATTERN FILE: exit 2, nothing on stdout, "error:" first, the message
-# matches PATTERN and the rank-by-step grid follows with the culprit marked ">...<".
+# matches PATTERN and the rank-by-step grid follows with the culprit marked "[...]".
 expect_invalid_schedule() {
   local name=$1 pattern=$2 file=$3
   pp simulate --schedule-file "$file"
@@ -112,7 +112,7 @@ expect_invalid_schedule() {
   head -n 1 "$ERR" | grep -q '^error: ' || problems+=("stderr does not start with 'error: '")
   head -n 1 "$ERR" | grep -Eq -- "$pattern" || problems+=("first line does not match /$pattern/")
   grep -Eq '^ *step \|' "$ERR" || problems+=("no grid header line with 'step'")
-  grep -Eq 'rank [0-9]+ \|.*>[^ ]+<' "$ERR" || problems+=("no grid row with a marked cell >...<")
+  grep -Eq 'rank [0-9]+ \|.*\[[^ ]+\]' "$ERR" || problems+=("no grid row with a marked cell [...]")
   crashed && problems+=("the output shows a crash")
   if [ ${#problems[@]} -eq 0 ]; then
     pass "$name"

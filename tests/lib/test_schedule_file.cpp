@@ -40,7 +40,7 @@ TEST(ScheduleFile, RoundTripsGeneratedAndLoweredSchedules) {
 TEST(ScheduleFile, ShorthandObjectsAndDefaults) {
   const Schedule s = parse_schedule_json(
       "{" + kHeader + R"("actions": [["F0", {"op": "B", "mb": 0}]]})", "f.json");
-  EXPECT_EQ(s.name, "custom");
+  EXPECT_EQ(s.name, "f.json");  // unnamed schedules are called by their file
   EXPECT_EQ(s.chunks_per_rank, 1);
   ASSERT_EQ(s.actions[0].size(), 4u);  // REDUCE and STEP appended
   EXPECT_EQ(s.actions[0][1].kind, ActionKind::kBackward);

@@ -172,7 +172,7 @@ TEST(Validator, ErrorShowsTheGridWithTheCulpritMarked) {
     EXPECT_NE(text.find("schedule 'test' is invalid: rank 1, step 3 (B0)"), std::string::npos)
         << text;
     EXPECT_NE(text.find("step |"), std::string::npos) << text;
-    EXPECT_NE(text.find(">B0<"), std::string::npos) << text;
+    EXPECT_NE(text.find("[B0]"), std::string::npos) << text;
     EXPECT_NE(text.find("*rank 1 |"), std::string::npos) << text;
   }
 }
@@ -180,7 +180,7 @@ TEST(Validator, ErrorShowsTheGridWithTheCulpritMarked) {
 TEST(Validator, GridWindowsLongListsAndManyRanks) {
   const Schedule s = generate_schedule("1f1b", {32, 64, 1});
   const std::string grid = render_schedule_grid(s, 20, 50, 3);
-  EXPECT_NE(grid.find(">"), std::string::npos);
+  EXPECT_NE(grid.find("["), std::string::npos);
   EXPECT_NE(grid.find("(ranks 16..24 of 32 shown)"), std::string::npos) << grid;
   EXPECT_EQ(grid.find("rank 0 |"), std::string::npos);
   EXPECT_NE(grid.find(" 50 "), std::string::npos) << grid;

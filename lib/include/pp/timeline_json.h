@@ -9,6 +9,6 @@ namespace pp {
 
 // {"makespan_ms", "bubble_fraction", "ranks": [{"rank", "busy_ms", "idle_ms", "bubble_fraction",
 //  "peak_inflight_microbatches", "bubble_ms": {"warmup", "drain", "comm", "imbalance"}}]}
-nlohmann::json metrics_to_json(const TimelineMetrics& metrics);
+nlohmann::ordered_json metrics_to_json(const TimelineMetrics& metrics);
 
 }  // namespace pp

@@ -38,7 +38,8 @@ ValidationReport validate_schedule(const Schedule& schedule);
 // violation (and how many more there are); the grid of render_schedule_grid() follows.
 void require_valid_schedule(const Schedule& schedule);
 
-// A rank-by-step grid of the actions around (rank, step), the culprit marked with '>' and '<'.
+// A rank-by-step grid of the actions around (rank, step), the culprit in brackets ("[B3<r2]";
+// "[end]" when the culprit is the end of the rank's list).
 // Shows at most `context` steps either side and, for many ranks, the ranks near the culprit.
 std::string render_schedule_grid(const Schedule& schedule, int rank, int step, int context = 6);
 

@@ -19,8 +19,8 @@ std::string interleaved_unsupported(const ScheduleSpec& spec) {
     return "needs --virtual-stages of at least 2 (with 1 it is plain 1f1b)";
   }
   if (spec.microbatches % spec.ranks != 0) {
-    return fmt::format("needs the micro-batch count to be a multiple of the stage count "
-                       "({} is not a multiple of {})",
+    return fmt::format("needs the micro-batch count (--microbatches {}) to be a multiple of the "
+                       "stage count (--stages {})",
                        spec.microbatches, spec.ranks);
   }
   return "";
@@ -44,7 +44,8 @@ void check_ranges(const ScheduleSpec& spec) {
   }
   const long long size = 1LL * spec.ranks * spec.virtual_stages * spec.microbatches;
   if (size > kMaxStageMicrobatches) {
-    throw_invalid(fmt::format("stages x virtual stages x micro-batches = {} is over pp's limit of {}",
+    throw_invalid(fmt::format("--stages x --virtual-stages x --microbatches = {} is over pp's limit "
+                              "of {}",
                               size, kMaxStageMicrobatches));
   }
 }
@@ -78,7 +79,8 @@ const ScheduleGenerator& find_schedule_generator(std::string_view name) {
   for (const auto& g : schedule_generators()) {
     if (g.name == name) return g;
   }
-  throw_invalid(fmt::format("unknown schedule '{}' (known: {})", name, schedule_names()));
+  throw_invalid(fmt::format("--schedule: unknown schedule '{}' (known: {})", name,
+                            schedule_names()));
 }
 
 Schedule generate_schedule(std::string_view name, const ScheduleSpec& spec) {
