@@ -1,0 +1,52 @@
+#pragma once
+// A transformer model's shape, read from a Hugging Face config.json (GPT-2 or Llama family).
+
+#include <string>
+
+namespace pp {
+
+enum class ModelFamily {
+  kGpt2,   // learned positions, LayerNorm with bias, biased linears, GELU MLP (4h), dropout
+  kLlama,  // rotary positions, RMSNorm, no biases, SwiGLU MLP, grouped-query attention
+};
+
+struct ModelConfig {
+  std::string name;
+  ModelFamily family = ModelFamily::kGpt2;
+  long long hidden = 0;           // h: n_embd / hidden_size
+  int layers = 0;                 // L: n_layer / num_hidden_layers
+  int heads = 0;                  // a: n_head / num_attention_heads
+  int kv_heads = 0;               // num_key_value_heads (= heads without GQA)
+  long long ffn_hidden = 0;       // f: n_inner (default 4h) / intermediate_size
+  long long vocab = 0;            // V: vocab_size
+  long long max_positions = 0;    // n_positions / max_position_embeddings
+  bool tied_embeddings = false;   // the LM head shares the token embedding
+  std::string source;             // where the figures come from (shipped configs say)
+
+  long long head_dim() const { return hidden / heads; }
+  long long kv_dim() const { return head_dim() * kv_heads; }
+  bool gated_mlp() const { return family == ModelFamily::kLlama; }
+  bool has_biases() const { return family == ModelFamily::kGpt2; }
+};
+
+// Parses a Hugging Face config.json. The family is taken from "model_type" when present, else
+// from the keys (n_embd: GPT-2; hidden_size: Llama). Throws pp::Error(kInvalidInput) naming the
+// missing or bad key, prefixed with `origin`.
+ModelConfig parse_model_config(const std::string& text, const std::string& origin);
+
+// `name_or_path`: a path to a config.json, or the name of a shipped model under
+// <config_dir>/models/<name>.json (config_dir: $PP_CONFIG_DIR, else the source tree's configs/).
+ModelConfig load_model(const std::string& name_or_path);
+
+// Total parameters (embeddings, blocks, final norm, and the head unless tied).
+long long parameter_count(const ModelConfig& model);
+
+// The directory pp reads shipped configs from.
+std::string config_dir();
+
+// A path to a regular file, or <config_dir>/<kind>/<name>.json for a shipped name; throws
+// pp::Error(kIo) naming `flag` when neither exists.
+std::string resolve_config(const std::string& name_or_path, const std::string& kind,
+                           const std::string& flag);
+
+}  // namespace pp

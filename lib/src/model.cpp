@@ -1,0 +1,112 @@
+#include "pp/model.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "json_fields.h"
+#include "pp/file_io.h"
+
+namespace pp {
+namespace {
+
+constexpr long long kBig = 1LL << 40;
+
+ModelFamily family_of(const JsonFields& f) {
+  if (f.has("model_type")) {
+    const std::string type = f.text("model_type");
+    if (type == "gpt2") return ModelFamily::kGpt2;
+    if (type == "llama") return ModelFamily::kLlama;
+    f.fail("model_type", "'" + type + "' is not supported (gpt2, llama)");
+  }
+  if (f.has("n_embd")) return ModelFamily::kGpt2;
+  if (f.has("hidden_size")) return ModelFamily::kLlama;
+  f.fail("n_embd", "is missing (neither GPT-2's n_embd nor Llama's hidden_size is present)");
+}
+
+void read_gpt2(const JsonFields& f, ModelConfig* m) {
+  m->hidden = f.integer("n_embd", 1, kBig);
+  m->layers = static_cast<int>(f.integer("n_layer", 1, 1 << 20));
+  m->heads = static_cast<int>(f.integer("n_head", 1, 1 << 20));
+  m->kv_heads = m->heads;
+  m->ffn_hidden = f.has("n_inner") ? f.integer("n_inner", 1, kBig) : 4 * m->hidden;
+  m->vocab = f.integer("vocab_size", 1, kBig);
+  m->max_positions = f.integer("n_positions", 1, kBig);
+  m->tied_embeddings = f.has("tie_word_embeddings") ? f.boolean("tie_word_embeddings") : true;
+}
+
+void read_llama(const JsonFields& f, ModelConfig* m) {
+  m->hidden = f.integer("hidden_size", 1, kBig);
+  m->layers = static_cast<int>(f.integer("num_hidden_layers", 1, 1 << 20));
+  m->heads = static_cast<int>(f.integer("num_attention_heads", 1, 1 << 20));
+  m->kv_heads = f.has("num_key_value_heads")
+                    ? static_cast<int>(f.integer("num_key_value_heads", 1, m->heads))
+                    : m->heads;
+  if (m->heads % m->kv_heads != 0) {
+    f.fail("num_key_value_heads", "must divide num_attention_heads");
+  }
+  m->ffn_hidden = f.integer("intermediate_size", 1, kBig);
+  m->vocab = f.integer("vocab_size", 1, kBig);
+  m->max_positions = f.integer("max_position_embeddings", 1, kBig);
+  m->tied_embeddings = f.has("tie_word_embeddings") ? f.boolean("tie_word_embeddings") : false;
+}
+
+}  // namespace
+
+ModelConfig parse_model_config(const std::string& text, const std::string& origin) {
+  const nlohmann::json doc = parse_json_document(text, origin);
+  const JsonFields f(doc, origin);
+  ModelConfig m;
+  m.family = family_of(f);
+  if (m.family == ModelFamily::kGpt2) {
+    read_gpt2(f, &m);
+  } else {
+    read_llama(f, &m);
+  }
+  if (m.hidden % m.heads != 0) {
+    f.fail(m.family == ModelFamily::kGpt2 ? "n_head" : "num_attention_heads",
+           fmt::format("{} does not divide the hidden size {}", m.heads, m.hidden));
+  }
+  m.name = f.has("pp_name") ? f.text("pp_name")
+                            : std::filesystem::path(origin).stem().string();
+  if (f.has("pp_source")) m.source = f.text("pp_source");
+  return m;
+}
+
+std::string config_dir() {
+  if (const char* dir = std::getenv("PP_CONFIG_DIR"); dir != nullptr && *dir != '\0') return dir;
+  return PP_SOURCE_CONFIG_DIR;
+}
+
+std::string resolve_config(const std::string& name_or_path, const std::string& kind,
+                           const std::string& flag) {
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(name_or_path, ec)) return name_or_path;
+  const std::string shipped = config_dir() + "/" + kind + "/" + name_or_path + ".json";
+  if (name_or_path.find('/') == std::string::npos && std::filesystem::is_regular_file(shipped, ec)) {
+    return shipped;
+  }
+  throw_io(fmt::format("{}: no file '{}' and no shipped one of that name (see {}/{})", flag,
+                       name_or_path, config_dir(), kind));
+}
+
+ModelConfig load_model(const std::string& name_or_path) {
+  const std::string path = resolve_config(name_or_path, "models", "--model");
+  return parse_model_config(read_text_file(path, "model config"), path);
+}
+
+long long parameter_count(const ModelConfig& m) {
+  const long long h = m.hidden;
+  const long long f = m.ffn_hidden;
+  const long long kv = m.kv_dim();
+  long long block = h * h + 2 * h * kv + h * h;  // q, k, v, o
+  block += (m.gated_mlp() ? 3 : 2) * h * f;      // gate, up, down / fc, proj
+  if (m.has_biases()) block += (h + 2 * kv) + h + f + h;
+  block += m.family == ModelFamily::kGpt2 ? 4 * h : 2 * h;  // two norms (with bias for LayerNorm)
+  long long total = m.vocab * h + static_cast<long long>(m.layers) * block;
+  if (m.family == ModelFamily::kGpt2) total += m.max_positions * h;  // learned positions
+  total += m.family == ModelFamily::kGpt2 ? 2 * h : h;              // final norm
+  if (!m.tied_embeddings) total += m.vocab * h;
+  return total;
+}
+
+}  // namespace pp

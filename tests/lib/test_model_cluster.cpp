@@ -1,0 +1,217 @@
+// The shipped model and cluster configs: they load, their parameter counts match the published
+// totals, and the parsers' errors name the field.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include "pp/cluster.h"
+#include "pp/error.h"
+#include "pp/model.h"
+
+namespace pp {
+namespace {
+
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+// The message of the pp::Error that `parse` throws (checking its category), or "(accepted)".
+template <typename Parse>
+std::string error_of(Parse parse, ErrorCategory category = ErrorCategory::kInvalidInput) {
+  try {
+    parse();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.category(), category) << e.what();
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST(ModelConfigs, ShippedModelsMatchPublishedParameterCounts) {
+  // Exact totals: the Hugging Face safetensors metadata of each repo (GPT-2: 124,439,808 with the
+  // LM head tied to the token embedding).
+  const struct {
+    const char* name;
+    long long parameters;
+  } kPublished[] = {
+      {"gpt2-124m", 124'439'808LL},         {"llama2-7b", 6'738'415'616LL},
+      {"llama2-70b", 68'976'648'192LL},     {"llama3-8b", 8'030'261'248LL},
+      {"llama3-70b", 70'553'706'496LL},     {"llama3-405b", 405'853'388'800LL},
+  };
+  for (const auto& p : kPublished) {
+    const ModelConfig m = load_model(p.name);
+    EXPECT_EQ(m.name, p.name);
+    EXPECT_FALSE(m.source.empty()) << p.name;
+    EXPECT_EQ(parameter_count(m), p.parameters) << p.name;
+  }
+}
+
+TEST(ModelConfigs, Gpt3IsWithinHalfAPercentOfItsPublishedSize) {
+  // Brown et al. 2020 report 175.0B. From the architecture (h = 12288, L = 96, V = 50257,
+  // 2048 learned positions, tied head):
+  //   per block 12 h^2 + 13 h = 1,812,099,072;  x 96      = 173,961,510,912
+  //   token embedding V h                                 =     617,558,016
+  //   position embedding 2048 h                           =      25,165,824
+  //   final LayerNorm 2 h                                 =          24,576
+  //   total                                               = 174,604,259,328 (0.23% under 175e9)
+  const ModelConfig m = load_model("gpt3-175b");
+  EXPECT_EQ(m.family, ModelFamily::kGpt2);
+  EXPECT_EQ(parameter_count(m), 174'604'259'328LL);
+  EXPECT_NEAR(static_cast<double>(parameter_count(m)), 175e9, 0.005 * 175e9);
+}
+
+TEST(ModelConfigs, ShapesReadFromTheHuggingFaceKeys) {
+  const ModelConfig gpt2 = load_model("gpt2-124m");
+  EXPECT_EQ(gpt2.family, ModelFamily::kGpt2);
+  EXPECT_EQ(gpt2.hidden, 768);
+  EXPECT_EQ(gpt2.layers, 12);
+  EXPECT_EQ(gpt2.heads, 12);
+  EXPECT_EQ(gpt2.ffn_hidden, 4 * 768);
+  EXPECT_EQ(gpt2.max_positions, 1024);
+  EXPECT_TRUE(gpt2.tied_embeddings);
+
+  const ModelConfig llama = load_model("llama3-405b");
+  EXPECT_EQ(llama.family, ModelFamily::kLlama);
+  EXPECT_EQ(llama.hidden, 16384);
+  EXPECT_EQ(llama.layers, 126);
+  EXPECT_EQ(llama.heads, 128);
+  EXPECT_EQ(llama.kv_heads, 8);
+  EXPECT_EQ(llama.kv_dim(), 8 * 128);
+  EXPECT_EQ(llama.ffn_hidden, 53248);
+  EXPECT_EQ(llama.vocab, 128256);
+  EXPECT_FALSE(llama.tied_embeddings);
+
+  EXPECT_EQ(load_model("llama2-70b").kv_heads, 8);
+  EXPECT_EQ(load_model("llama2-7b").kv_heads, 32);
+  EXPECT_EQ(load_model("llama3-8b").max_positions, 8192);
+}
+
+TEST(ModelConfigs, LoadsAPathToo) {
+  const ModelConfig m = load_model(config_dir() + "/models/llama3-8b.json");
+  EXPECT_EQ(m.name, "llama3-8b");
+}
+
+TEST(ModelConfigs, UnknownModelIsAnIoErrorNamingTheFlag) {
+  const std::string message =
+      error_of([] { load_model("no-such-model"); }, ErrorCategory::kIo);
+  EXPECT_TRUE(contains(message, "--model")) << message;
+  EXPECT_TRUE(contains(message, "no-such-model")) << message;
+}
+
+TEST(ModelConfigs, ErrorsNameTheKey) {
+  const std::string missing_layers = error_of([] {
+    parse_model_config(R"({"model_type": "gpt2", "n_embd": 768, "n_head": 12,
+                           "n_positions": 1024, "vocab_size": 50257})",
+                       "m.json");
+  });
+  EXPECT_TRUE(contains(missing_layers, "m.json")) << missing_layers;
+  EXPECT_TRUE(contains(missing_layers, "n_layer")) << missing_layers;
+
+  const std::string unsupported = error_of([] {
+    parse_model_config(R"({"model_type": "t5", "d_model": 512})", "m.json");
+  });
+  EXPECT_TRUE(contains(unsupported, "model_type")) << unsupported;
+  EXPECT_TRUE(contains(unsupported, "t5")) << unsupported;
+
+  const std::string bad_gqa = error_of([] {
+    parse_model_config(R"({"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 2,
+                           "num_attention_heads": 32, "num_key_value_heads": 5,
+                           "intermediate_size": 11008, "vocab_size": 32000,
+                           "max_position_embeddings": 4096})",
+                       "m.json");
+  });
+  EXPECT_TRUE(contains(bad_gqa, "num_key_value_heads")) << bad_gqa;
+
+  const std::string not_json = error_of([] { parse_model_config("{", "m.json"); });
+  EXPECT_TRUE(contains(not_json, "m.json")) << not_json;
+}
+
+TEST(ClusterConfigs, ShippedClustersLoadWithSaneValues) {
+  for (const char* name : {"dgx-a100-80gb", "dgx-h100", "dgx-h200"}) {
+    const ClusterSpec c = load_cluster(name);
+    SCOPED_TRACE(name);
+    EXPECT_EQ(c.name, name);
+    EXPECT_FALSE(c.source.empty());
+    EXPECT_FALSE(c.gpu.name.empty());
+    ASSERT_TRUE(c.gpu.peak_flops.count("bf16"));
+    EXPECT_GT(c.gpu.peak_flops.at("bf16"), 100e12);
+    EXPECT_EQ(c.gpu.peak_flops.at("fp16"), c.gpu.peak_flops.at("bf16"));
+    EXPECT_GT(c.gpu.achievable_fraction, 0.5);
+    EXPECT_LE(c.gpu.achievable_fraction, 0.9);
+    EXPECT_GT(c.gpu.memory_bytes, 64 * kGiB);
+    EXPECT_GT(c.gpu.memory_bandwidth_bytes_per_s, 1e12);
+    EXPECT_EQ(c.gpus_per_node, 8);
+    EXPECT_GT(c.intra_node.bandwidth_bytes_per_s, c.inter_node.bandwidth_bytes_per_s);
+    EXPECT_GT(c.inter_node.bandwidth_bytes_per_s, 0);
+    EXPECT_GT(c.intra_node.latency_s, 0);
+    EXPECT_LT(c.intra_node.latency_s, 1e-4);
+    EXPECT_GT(c.inter_node.latency_s, 0);
+    EXPECT_LT(c.inter_node.latency_s, 1e-4);
+  }
+}
+
+TEST(ClusterConfigs, DatasheetFiguresInSiUnits) {
+  const ClusterSpec a100 = load_cluster("dgx-a100-80gb");
+  EXPECT_DOUBLE_EQ(a100.gpu.peak_flops.at("bf16"), 312e12);
+  EXPECT_FALSE(a100.gpu.peak_flops.count("fp8"));  // Ampere has no fp8
+  EXPECT_DOUBLE_EQ(a100.gpu.memory_bytes, 80.0 * kGiB);
+  EXPECT_DOUBLE_EQ(a100.intra_node.bandwidth_bytes_per_s, 300e9);
+  EXPECT_DOUBLE_EQ(a100.inter_node.bandwidth_bytes_per_s, 25e9);
+
+  const ClusterSpec h100 = load_cluster("dgx-h100");
+  EXPECT_DOUBLE_EQ(h100.gpu.peak_flops.at("bf16"), 989e12);
+  EXPECT_DOUBLE_EQ(h100.gpu.peak_flops.at("fp8"), 1979e12);
+  EXPECT_DOUBLE_EQ(h100.gpu.memory_bandwidth_bytes_per_s, 3350e9);
+  EXPECT_DOUBLE_EQ(h100.intra_node.bandwidth_bytes_per_s, 450e9);
+  EXPECT_DOUBLE_EQ(h100.inter_node.bandwidth_bytes_per_s, 50e9);
+
+  const ClusterSpec h200 = load_cluster("dgx-h200");
+  EXPECT_EQ(h200.gpu.peak_flops, h100.gpu.peak_flops);  // the same chip and clocks
+  EXPECT_GT(h200.gpu.memory_bytes, 140 * kGiB);
+  EXPECT_DOUBLE_EQ(h200.gpu.memory_bandwidth_bytes_per_s, 4800e9);
+}
+
+TEST(ClusterConfigs, UnknownClusterIsAnIoErrorNamingTheFlag) {
+  const std::string message =
+      error_of([] { load_cluster("no-such-cluster"); }, ErrorCategory::kIo);
+  EXPECT_TRUE(contains(message, "--cluster")) << message;
+}
+
+// A valid cluster file with `gpu_peaks` as the gpu's "peak_tflops" object body.
+std::string cluster_json(const std::string& schema, const std::string& gpu_peaks) {
+  return R"({"schema": ")" + schema + R"(", "version": 1, "name": "c",
+             "gpu": {"name": "g", "peak_tflops": {)" + gpu_peaks + R"(},
+                     "achievable_fraction": 0.7, "memory_gib": 80,
+                     "memory_bandwidth_gb_per_s": 2000},
+             "gpus_per_node": 8,
+             "intra_node": {"bandwidth_gb_per_s": 300, "latency_us": 2},
+             "inter_node": {"bandwidth_gb_per_s": 25, "latency_us": 5}})";
+}
+
+TEST(ClusterConfigs, ErrorsNameTheField) {
+  const ClusterSpec ok = parse_cluster(cluster_json("pp.cluster", R"("bf16": 100)"), "c.json");
+  EXPECT_DOUBLE_EQ(ok.gpu.peak_flops.at("bf16"), 100e12);
+
+  const std::string no_bf16 = error_of([] {
+    parse_cluster(cluster_json("pp.cluster", R"("fp16": 100)"), "c.json");
+  });
+  EXPECT_TRUE(contains(no_bf16, "c.json")) << no_bf16;
+  EXPECT_TRUE(contains(no_bf16, "gpu.peak_tflops.bf16")) << no_bf16;
+
+  const std::string wrong_schema = error_of([] {
+    parse_cluster(cluster_json("pp.schedule", R"("bf16": 100)"), "c.json");
+  });
+  EXPECT_TRUE(contains(wrong_schema, "schema")) << wrong_schema;
+  EXPECT_TRUE(contains(wrong_schema, "pp.cluster")) << wrong_schema;
+
+  const std::string bad_peak = error_of([] {
+    parse_cluster(cluster_json("pp.cluster", R"("bf16": "fast")"), "c.json");
+  });
+  EXPECT_TRUE(contains(bad_peak, "gpu.peak_tflops.bf16")) << bad_peak;
+}
+
+}  // namespace
+}  // namespace pp
