@@ -8,6 +8,7 @@
 
 #include "pp/error.h"
 #include "pp/runtime/devices.h"
+#include "plan_command.h"
 #include "simulate_command.h"
 
 namespace {
@@ -22,7 +23,9 @@ constexpr const char* kFooter = R"(
 Examples:
   pp simulate --stages 4 --microbatches 8 --schedule 1f1b
   pp simulate --compare --stages 8 --microbatches 8,16,32 --schedule all
+  pp plan --model llama3-70b --cluster dgx-h100 --gpus 512 --global-batch 1024 --seq-len 4096
   pp simulate --help
+  pp plan --help
 
 Exit codes: 0 ok, 1 internal error, 2 invalid input, 3 infeasible, 4 file I/O error.)";
 
@@ -34,6 +37,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", version_text);
   app.require_subcommand(1);
   pp::cli::add_simulate_command(app);
+  pp::cli::add_plan_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -8,7 +8,9 @@
 
 #include "pp/error.h"
 #include "pp/file_io.h"
+#include "pp/plan.h"
 #include "pp/planner/bubble_model.h"
+#include "pp/planner/plan_simulation.h"
 #include "pp/planner/simulation_request.h"
 #include "pp/schedule_file.h"
 #include "pp/timeline_json.h"
@@ -26,6 +28,7 @@ Examples:
   pp simulate --stages 4 --fwd-ms 1.2,1,1,1.5 --bwd-ms 2.4,2,2,3 --p2p-ms 0.1 --trace trace.json
   pp simulate --compare --stages 8 --microbatches 8,16,32 --schedule all
   pp simulate --schedule-file my_schedule.json --json
+  pp simulate --plan plan.json --svg plan.svg
   pp simulate --stages 4 --microbatches 8 --schedule zb-h1 --save-schedule start.json
 
 Costs are per stage per micro-batch; a comma list gives one value per stage (one per stage
@@ -82,7 +85,7 @@ bool uniform(const std::vector<double>& values) {
 
 std::string closed_form_note(const SimulateOptions& o, const SimulationResult& r) {
   const bool free_comm = o.p2p_ms.size() == 1 && o.p2p_ms[0] == 0;
-  if (!o.schedule_file.empty() || !free_comm || !uniform(o.fwd_ms) || !uniform(o.bwd_ms) ||
+  if (!o.schedule_file.empty() || !o.plan.empty() || !free_comm || !uniform(o.fwd_ms) || !uniform(o.bwd_ms) ||
       (!o.wgrad_ms.empty() && !uniform(o.wgrad_ms)) || o.reduce_ms > 0 || o.optimizer_ms > 0) {
     return "";
   }
@@ -164,11 +167,25 @@ void check_stdout_use(const SimulateOptions& o) {
   }
 }
 
+void save_plan_schedule(const SimulateOptions& o, const Plan& plan) {
+  const Layout& l = plan.layout;
+  write_file_atomically(o.save_schedule,
+                        schedule_to_json_text(generate_schedule(l.schedule, {l.pp, l.microbatches,
+                                                                              l.virtual_stages})));
+}
+
 void run_single(const SimulateOptions& o) {
   check_stdout_use(o);
-  const SimulationRequest request = request_of(o);
-  const SimulationResult result = run_simulation(request);
-  if (!o.save_schedule.empty()) save_schedule(o, request);
+  SimulationResult result;
+  if (!o.plan.empty()) {
+    const Plan plan = load_plan(o.plan);
+    result = simulate_plan(plan);
+    if (!o.save_schedule.empty()) save_plan_schedule(o, plan);
+  } else {
+    const SimulationRequest request = request_of(o);
+    result = run_simulation(request);
+    if (!o.save_schedule.empty()) save_schedule(o, request);
+  }
   write_outputs(o, result);
   const bool stdout_taken = o.trace == "-" || o.svg == "-" || o.save_schedule == "-";
   if (o.json) {
@@ -225,13 +242,13 @@ void add_simulate_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("simulate", "Show what a pipeline schedule does over time");
   cmd->footer(kExamples);
   auto* stages = cmd->add_option("-k,--stages", options->stages, "Pipeline stages (ranks) K")
-                     ->check(CLI::TypeValidator<int>())
+                     ->check(CLI::Validator(CLI::TypeValidator<int>()).description(""))
                      ->check(CLI::Range(1, 4096))
                      ->capture_default_str();
   auto* mbs = cmd->add_option("-m,--microbatches", options->microbatches,
                               "Micro-batches per global batch M (a list with --compare)")
                   ->delimiter(',')
-                  ->check(CLI::TypeValidator<int>())
+                  ->check(CLI::Validator(CLI::TypeValidator<int>()).description(""))
                   ->check(CLI::Range(1, 1 << 20))
                   ->capture_default_str();
   auto* schedule =
@@ -241,7 +258,7 @@ void add_simulate_command(CLI::App& app) {
           ->capture_default_str();
   auto* virt = cmd->add_option("-v,--virtual-stages", options->virtual_stages,
                                "Model chunks per rank V (interleaved)")
-                   ->check(CLI::TypeValidator<int>())
+                   ->check(CLI::Validator(CLI::TypeValidator<int>()).description(""))
                    ->check(CLI::Range(1, 64))
                    ->capture_default_str();
   cmd->add_option("--fwd-ms", options->fwd_ms, "Forward ms per micro-batch (one, or one per stage)")
@@ -265,6 +282,12 @@ void add_simulate_command(CLI::App& app) {
       ->excludes(mbs)
       ->excludes(schedule)
       ->excludes(virt);
+  cmd->add_option("--plan", options->plan, "Simulate a plan written by pp plan -o")
+      ->excludes(stages)
+      ->excludes(mbs)
+      ->excludes(schedule)
+      ->excludes(virt)
+      ->excludes("--schedule-file");
   cmd->add_option("--save-schedule", options->save_schedule,
                   "Write the (unlowered) schedule as a schedule file to start a custom one from");
   cmd->add_option("--trace", options->trace, "Write a Chrome/Perfetto trace (JSON)");

@@ -20,6 +20,7 @@ struct SimulateOptions {
   double reduce_ms = 0;
   double optimizer_ms = 0;
   std::string schedule_file;
+  std::string plan;
   std::string save_schedule;
   std::string trace;
   std::string svg;

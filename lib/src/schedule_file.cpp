@@ -149,7 +149,7 @@ class Parser {
   }
 
   Action parse_action(const json& value, const std::string& field, const Schedule& s) const {
-    if (value.is_string()) return parse_shorthand(value.get<std::string>(), field);
+    if (value.is_string()) return parse_shorthand(value.get<std::string>(), field, s);
     if (!value.is_object()) fail(field, "must be a string such as \"F3\" or an object");
     for (const auto& item : value.items()) {
       if (item.key() != "op" && item.key() != "mb" && item.key() != "chunk" &&
@@ -177,7 +177,7 @@ class Parser {
   }
 
   // "F3", "B3", "I3", "W3", with an optional ".chunk"; "REDUCE"; "STEP".
-  Action parse_shorthand(const std::string& text, const std::string& field) const {
+  Action parse_shorthand(const std::string& text, const std::string& field, const Schedule& s) const {
     Action a;
     if (text == "REDUCE" || text == "STEP") {
       parse_action_kind(text, &a.kind);
@@ -185,24 +185,29 @@ class Parser {
     }
     const std::string expected =
         "expected F<mb>, B<mb>, I<mb> or W<mb> (optionally .<chunk>), REDUCE, STEP, or an object";
-    if (text.size() < 2 || !parse_action_kind(text.substr(0, 1), &a.kind) || !is_compute(a.kind)) {
-      fail(field, fmt::format("'{}' is not an action: {}", text, expected));
+    auto reject = [&]() { fail(field, fmt::format("'{}' is not an action: {}", text, expected)); };
+    if (text.size() < 2 || !parse_action_kind(text.substr(0, 1), &a.kind) || !is_compute(a.kind) ||
+        text[1] < '0' || text[1] > '9') {
+      reject();
     }
-    const char* p = text.data() + 1;
     const char* end = text.data() + text.size();
     int mb = 0;
-    auto [after_mb, ec] = std::from_chars(p, end, mb);
-    if (ec != std::errc() || mb < 0) fail(field, fmt::format("'{}' is not an action: {}", text, expected));
-    a.microbatch = mb;
+    auto [after_mb, ec] = std::from_chars(text.data() + 1, end, mb);
+    if (ec != std::errc()) reject();
+    int chunk = 0;
     if (after_mb != end) {
-      int chunk = 0;
-      auto [after_chunk, ec2] = *after_mb == '.' ? std::from_chars(after_mb + 1, end, chunk)
-                                                 : std::from_chars_result{after_mb, std::errc::invalid_argument};
-      if (ec2 != std::errc() || after_chunk != end || chunk < 0 || chunk > kMaxVirtualStages) {
-        fail(field, fmt::format("'{}' is not an action: {}", text, expected));
-      }
-      a.chunk = static_cast<std::int16_t>(chunk);
+      if (*after_mb != '.' || after_mb + 1 == end || after_mb[1] < '0' || after_mb[1] > '9') reject();
+      auto [after_chunk, ec2] = std::from_chars(after_mb + 1, end, chunk);
+      if (ec2 != std::errc() || after_chunk != end) reject();
     }
+    if (mb >= s.microbatches) {
+      fail(field, fmt::format("micro-batch {} is outside 0..{}", mb, s.microbatches - 1));
+    }
+    if (chunk >= s.chunks_per_rank) {
+      fail(field, fmt::format("chunk {} is outside 0..{}", chunk, s.chunks_per_rank - 1));
+    }
+    a.microbatch = mb;
+    a.chunk = static_cast<std::int16_t>(chunk);
     return a;
   }
 

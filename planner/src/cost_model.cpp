@@ -38,14 +38,16 @@ double LinkCost::transfer_ms() const {
   return latency_ms + (bytes_per_ms > 0 ? message_bytes / bytes_per_ms : 0);
 }
 
-double CostModel::duration_ms(ActionKind kind, int s) const {
+double CostModel::duration_ms(ActionKind kind, int s, int rank) const {
   switch (kind) {
     case ActionKind::kForward: return stage[s].forward_ms;
     case ActionKind::kBackward: return stage[s].backward_ms;
     case ActionKind::kBackwardInput: return stage[s].input_grad_ms();
     case ActionKind::kBackwardWeight: return stage[s].wgrad_ms;
-    case ActionKind::kReduceGradients: return reduce_ms;
-    case ActionKind::kOptimizerStep: return optimizer_ms;
+    case ActionKind::kReduceGradients:
+      return rank < static_cast<int>(reduce_ms.size()) ? reduce_ms[rank] : 0;
+    case ActionKind::kOptimizerStep:
+      return rank < static_cast<int>(optimizer_ms.size()) ? optimizer_ms[rank] : 0;
     default: return 0;
   }
 }
@@ -78,8 +80,8 @@ CostModel per_rank_cost_model(const Schedule& schedule, const PerRankCosts& in) 
   const StageMap map = make_stage_map(schedule);
   const double v = schedule.chunks_per_rank;
   CostModel model;
-  model.reduce_ms = in.reduce_ms;
-  model.optimizer_ms = in.optimizer_ms;
+  model.reduce_ms.assign(k, in.reduce_ms);
+  model.optimizer_ms.assign(k, in.optimizer_ms);
   for (int s = 0; s < schedule.stage_count(); ++s) {
     const int r = map.rank_of_stage[s];
     model.stage.push_back({fwd[r] / v, bwd[r] / v, wgrad[r] / v});

@@ -104,7 +104,7 @@ class Simulation {
         emit(r, Lane::kComm, a, begin, ch.link_free_ms, next_flow_++);
       } else {
         const int stage = is_step_end(a.kind) ? 0 : map_.placement[r][a.chunk];
-        const double end = clock + c_.duration_ms(a.kind, stage);
+        const double end = clock + c_.duration_ms(a.kind, stage, r);
         emit(r, Lane::kCompute, a, clock, end, -1);
         clock = end;
       }

@@ -26,11 +26,11 @@ struct LinkCost {
 struct CostModel {
   std::vector<ComputeCost> stage;  // per virtual stage, size K*V
   std::vector<LinkCost> boundary;  // boundary[v] joins stages v and v+1, size K*V-1
-  double reduce_ms = 0;            // REDUCE on each rank
-  double optimizer_ms = 0;         // STEP on each rank
+  std::vector<double> reduce_ms;     // REDUCE per rank (empty: free)
+  std::vector<double> optimizer_ms;  // STEP per rank (empty: free)
 
-  // The duration of a compute or step-end action of stage `stage`.
-  double duration_ms(ActionKind kind, int stage) const;
+  // The duration of an action of virtual stage `stage` on `rank` (step-end actions use the rank).
+  double duration_ms(ActionKind kind, int stage, int rank) const;
 };
 
 // Costs given per rank (per pipeline stage of K), as a user states them: one entry, or K entries.

@@ -1,0 +1,35 @@
+#pragma once
+// `pp plan`: choose the training layout for a model on a cluster, and explain the choice.
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+namespace pp::cli {
+
+struct PlanOptions {
+  std::string model;
+  std::string cluster = "dgx-h100";
+  int gpus = 0;
+  int global_batch = 0;
+  int seq_len = 2048;
+  // Fixed choices: a number (or a schedule name), or "auto".
+  std::string tp = "auto", pp = "auto", dp = "auto", microbatch_size = "auto",
+              microbatches = "auto", schedule = "auto", virtual_stages = "auto",
+              ckpt_interval = "auto";
+  double mem_limit_gib = 0;  // 0: the GPU's memory less a reserve
+  std::string profile;
+  bool shard_optimizer = false;
+  bool no_sequence_parallel = false;
+  bool no_flash_attention = false;
+  bool no_dp_overlap = false;
+  int top = 5;
+  std::string output;
+  bool json = false;
+  bool show_profile = false;
+};
+
+void add_plan_command(CLI::App& app);
+void run_plan(const PlanOptions& options);
+
+}  // namespace pp::cli

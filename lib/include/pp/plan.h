@@ -1,0 +1,64 @@
+#pragma once
+// A training layout and what pp predicts for it: the plan file (schema "pp.plan", version 1)
+// written by `pp plan -o` and read by `pp simulate --plan` and `pp run --plan`.
+
+#include <string>
+#include <vector>
+
+namespace pp {
+
+struct Layout {
+  int tp = 1;                   // tensor-parallel degree
+  int pp = 1;                   // pipeline stages (ranks of one pipeline)
+  int dp = 1;                   // data-parallel replicas
+  int microbatch_size = 1;      // sequences per micro-batch
+  int microbatches = 1;         // micro-batches per global batch per replica
+  std::string schedule = "1f1b";
+  int virtual_stages = 1;       // model chunks per pipeline rank
+  int checkpoint_interval = 0;  // 0: none; k: blocks with index % k == k-1 are recomputed
+};
+
+// One virtual stage (a chunk of a pipeline rank). Layers are indices into the model's layer
+// list: 0 = embedding, 1..L = blocks, L+1 = head.
+struct StagePlan {
+  int stage = 0;                // virtual stage, 0..pp*V-1
+  int rank = 0;                 // pipeline rank holding it
+  int first_layer = 0;
+  int last_layer = 0;           // inclusive
+  double forward_ms = 0;        // per micro-batch
+  double backward_ms = 0;       // full backward, recompute included
+  double wgrad_ms = 0;          // weight-gradient part of backward_ms
+  double p2p_ms = 0;            // transfer to the next stage (0 for the last)
+  double peak_memory_bytes = 0; // of the rank holding it
+};
+
+struct PlanPrediction {
+  double step_time_s = 0;
+  double bubble_fraction = 0;
+  double tokens_per_s = 0;
+  double model_tflops_per_gpu = 0;     // 3 x forward FLOPs of the model per step / time / GPUs
+  double hardware_tflops_per_gpu = 0;  // with recompute
+  double mfu = 0;                      // model FLOP/s over the GPU's bf16 dense peak
+  double peak_memory_bytes = 0;        // the largest over ranks
+};
+
+struct Plan {
+  std::string model;
+  std::string cluster;
+  int gpus = 1;
+  int global_batch = 1;  // sequences per optimizer step
+  int seq_len = 1;
+  Layout layout;
+  std::vector<StagePlan> stages;
+  std::vector<double> reduce_ms;     // per pipeline rank: exposed step-end reductions
+  std::vector<double> optimizer_ms;  // per pipeline rank
+  PlanPrediction predicted;
+  std::string profile;  // "analytic" or the measured profile's path
+};
+
+std::string plan_to_json_text(const Plan& plan);
+// Throws pp::Error(kInvalidInput) naming the field, prefixed with `origin`.
+Plan parse_plan(const std::string& text, const std::string& origin);
+Plan load_plan(const std::string& path);
+
+}  // namespace pp

@@ -1,0 +1,64 @@
+#include "pp/profile.h"
+
+#include <nlohmann/json.hpp>
+
+#include "json_fields.h"
+#include "pp/file_io.h"
+
+namespace pp {
+
+MeasuredProfile parse_profile(const std::string& text, const std::string& origin) {
+  const nlohmann::json doc = parse_json_document(text, origin);
+  const JsonFields f(doc, origin);
+  if (!f.has("schema") || f.text("schema") != "pp.profile") f.fail("schema", "must be \"pp.profile\"");
+  if (f.integer("version", 0, 1 << 30) != 1) f.fail("version", "only version 1 is supported");
+  MeasuredProfile p;
+  p.microbatch_size = static_cast<int>(f.integer("microbatch_size", 1, 1 << 20));
+  p.seq_len = static_cast<int>(f.integer("seq_len", 1, 1 << 24));
+  if (f.has("device")) p.device = f.text("device");
+  if (!f.has("layers") || !doc.at("layers").is_array() || doc.at("layers").empty()) {
+    f.fail("layers", "must be a non-empty list");
+  }
+  const auto& layers = doc.at("layers");
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const std::string prefix = fmt::format("layers[{}].", i);
+    if (!layers[i].is_object()) f.fail(fmt::format("layers[{}]", i), "must be an object");
+    const JsonFields l(layers[i], origin, prefix);
+    LayerMeasurement m;
+    m.name = l.has("name") ? l.text("name") : fmt::format("layer {}", i);
+    m.fwd_ms = l.number("fwd_ms", 0, 1e9);
+    m.bwd_ms = l.number("bwd_ms", 0, 1e9);
+    m.wgrad_ms = l.number("wgrad_ms", 0, m.bwd_ms);
+    m.param_bytes = l.number("param_bytes", 0, 1e18);
+    m.activation_bytes = l.number("activation_bytes", 0, 1e18);
+    m.output_bytes = l.number("output_bytes", 0, 1e18);
+    p.layers.push_back(m);
+  }
+  return p;
+}
+
+MeasuredProfile load_profile(const std::string& path) {
+  return parse_profile(read_text_file(path, "profile"), path);
+}
+
+std::string profile_to_json_text(const MeasuredProfile& p) {
+  nlohmann::ordered_json layers = nlohmann::ordered_json::array();
+  for (const LayerMeasurement& m : p.layers) {
+    layers.push_back({{"name", m.name},
+                      {"fwd_ms", m.fwd_ms},
+                      {"bwd_ms", m.bwd_ms},
+                      {"wgrad_ms", m.wgrad_ms},
+                      {"param_bytes", m.param_bytes},
+                      {"activation_bytes", m.activation_bytes},
+                      {"output_bytes", m.output_bytes}});
+  }
+  nlohmann::ordered_json doc = {{"schema", "pp.profile"},
+                                {"version", 1},
+                                {"microbatch_size", p.microbatch_size},
+                                {"seq_len", p.seq_len},
+                                {"device", p.device},
+                                {"layers", std::move(layers)}};
+  return doc.dump(2) + "\n";
+}
+
+}  // namespace pp

@@ -1,0 +1,84 @@
+#pragma once
+// The planner's search: over tp x pp x dp factorisations of the GPUs, micro-batch size and count,
+// schedule, virtual stages and checkpoint interval. Every layout is partitioned optimally under
+// the memory limit and estimated with the closed-form bubble model; the best survivors are
+// scored by simulating their lowered schedule, and memory is re-checked with the simulator's
+// peak live activations. Never touches MPI or CUDA.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pp/cluster.h"
+#include "pp/model.h"
+#include "pp/plan.h"
+#include "pp/planner/layer_profile.h"
+#include "pp/planner/layout_costs.h"
+#include "pp/planner/partitioner.h"
+
+namespace pp {
+
+// Fixed choices; an empty optional means "auto".
+struct PlanChoices {
+  std::optional<int> tp, pp, dp, microbatch_size, microbatches, virtual_stages, checkpoint_interval;
+  std::optional<std::string> schedule;
+};
+
+struct PlanRequest {
+  ModelConfig model;
+  ClusterSpec cluster;
+  int gpus = 1;
+  int global_batch = 1;  // sequences per optimizer step
+  int seq_len = 1;
+  PlanChoices fixed;
+  double memory_limit_bytes = 0;  // per GPU
+  MemoryOptions memory;
+  bool overlap_dp_allreduce = true;  // the gradient all-reduce overlaps the last backward
+  std::optional<MeasuredProfile> measured;  // --profile
+  std::string profile_origin = "analytic";
+  int top = 5;             // plans to return
+  int simulate_top = 12;   // candidates scored by simulation
+  bool estimate_only = false;  // skip simulation (what-if searches)
+};
+
+// Checks the request for invalid input (pp::Error kInvalidInput naming the flag): sizes out of
+// range, fixed choices that cannot divide the GPUs or the heads, unknown schedule.
+void check_plan_request(const PlanRequest& request);
+
+// Every layout the request allows.
+std::vector<Layout> enumerate_layouts(const PlanRequest& request);
+
+struct Candidate {
+  Layout layout;
+  bool fits = false;
+  std::string why_not;             // when !fits: which constraint, by how much
+  double needed_bytes = 0;         // when !fits for memory: the smallest peak any partition needs
+  double estimate_ms = 0;          // closed-form step time
+  Plan plan;                       // stages, costs and estimated memory filled in
+  std::vector<LayerCost> costs;
+  std::vector<double> inflight;    // per virtual stage, assumed (closed form) or simulated
+};
+
+// Partitions and estimates one layout. `profile` must be at the layout's micro-batch size.
+Candidate evaluate_layout(const PlanRequest& request, const ModelProfile& profile,
+                          const Layout& layout,
+                          const std::vector<double>* simulated_inflight = nullptr);
+
+struct RankedPlan {
+  Plan plan;
+  std::string why;  // one line: why it ranks where it does
+  double tp_comm_share = 0;    // of the busiest rank's compute time
+  double recompute_share = 0;  // of the busiest rank's compute time
+};
+
+struct PlanSearchResult {
+  std::vector<RankedPlan> plans;  // best first; empty when nothing fits
+  long long layouts = 0;          // enumerated
+  long long fitting = 0;          // fit in memory (closed-form estimate)
+  long long simulated = 0;
+  std::vector<std::string> infeasible;  // when nothing fits: why, and what would fit
+};
+
+PlanSearchResult search_plans(const PlanRequest& request);
+
+}  // namespace pp

@@ -1,0 +1,262 @@
+// Enumerating layouts and evaluating one: partition, memory, closed-form time.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "pp/error.h"
+#include "pp/planner/plan_search.h"
+#include "pp/schedule_generators.h"
+
+namespace pp {
+namespace {
+
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+std::vector<int> divisors(int n) {
+  std::vector<int> out;
+  for (int d = 1; d <= n; ++d) {
+    if (n % d == 0) out.push_back(d);
+  }
+  return out;
+}
+
+// Options for one choice: the fixed value, or the auto candidates.
+std::vector<int> options(const std::optional<int>& fixed, std::vector<int> automatic) {
+  return fixed ? std::vector<int>{*fixed} : automatic;
+}
+
+std::vector<std::string> schedule_options(const PlanRequest& r, int pp) {
+  if (r.fixed.schedule) return {*r.fixed.schedule};
+  if (pp == 1) return {"1f1b"};  // every schedule is the same on one stage
+  std::vector<std::string> names;
+  for (const auto& g : schedule_generators()) names.emplace_back(g.name);
+  return names;
+}
+
+std::vector<int> virtual_stage_options(const PlanRequest& r, const std::string& schedule) {
+  if (schedule != "interleaved") return {1};
+  return options(r.fixed.virtual_stages, {2, 4});
+}
+
+int total_layers(const PlanRequest& r) { return r.model.layers + 2; }
+
+// Micro-batches alive at the peak on pipeline rank r, in whole-stage units, as each schedule's
+// closed form says (the simulator's figure replaces it for the finalists).
+double closed_form_inflight(const Layout& l, int r) {
+  const int k = l.pp;
+  const int m = l.microbatches;
+  if (l.schedule == "gpipe") return m;
+  if (l.schedule == "zb-h1") return std::min(k, m);
+  if (l.schedule == "interleaved") {
+    const int v = l.virtual_stages;
+    const int chunks = std::min((k - r - 1) * 2 + (v - 1) * k + 1, m * v);
+    return double(chunks) / v;
+  }
+  return std::min(k - r, m);
+}
+
+int rank_of_stage(const Layout& l, int v) { return v % l.pp; }
+
+PartitionRequest partition_request(const PlanRequest& r, const Candidate& c) {
+  PartitionRequest p;
+  p.stages = c.layout.pp * c.layout.virtual_stages;
+  p.inflight = c.inflight;
+  p.memory_limit_bytes = r.memory_limit_bytes / c.layout.virtual_stages;
+  for (const LayerCost& l : c.costs) {
+    p.layers.push_back({l.forward_ms + l.backward_ms, l.static_bytes, l.activation_bytes,
+                        l.transient_bytes});
+  }
+  return p;
+}
+
+void fill_stages(const PlanRequest& r, const ModelProfile& profile, const Partition& part,
+                 Candidate* c) {
+  const Layout& l = c->layout;
+  Plan& plan = c->plan;
+  plan.stages.clear();
+  std::vector<double> rank_bytes(l.pp, 0), rank_transient(l.pp, 0);
+  const int stages = l.pp * l.virtual_stages;
+  const double boundary_bytes =
+      2.0 * profile.microbatch_size * profile.seq_len * r.model.hidden /
+      (r.memory.sequence_parallel ? l.tp : 1);
+  for (int v = 0; v < stages; ++v) {
+    StagePlan s;
+    s.stage = v;
+    s.rank = rank_of_stage(l, v);
+    s.first_layer = part.first_layer[v];
+    s.last_layer = part.first_layer[v + 1] - 1;
+    double activation = 0;
+    for (int i = s.first_layer; i <= s.last_layer; ++i) {
+      const LayerCost& lc = c->costs[i];
+      s.forward_ms += lc.forward_ms;
+      s.backward_ms += lc.backward_ms;
+      s.wgrad_ms += lc.wgrad_ms;
+      rank_bytes[s.rank] += lc.static_bytes;
+      activation += lc.activation_bytes;
+      rank_transient[s.rank] = std::max(rank_transient[s.rank], lc.transient_bytes);
+    }
+    rank_bytes[s.rank] += c->inflight[v] * activation;
+    if (v + 1 < stages) {
+      const LinkSpec& link = pipeline_link(r.cluster, l, s.rank, rank_of_stage(l, v + 1));
+      s.p2p_ms = (link.latency_s + boundary_bytes / link.bandwidth_bytes_per_s) * 1e3;
+    }
+    plan.stages.push_back(s);
+  }
+  for (StagePlan& s : plan.stages) s.peak_memory_bytes = rank_bytes[s.rank] + rank_transient[s.rank];
+}
+
+void fill_step_end(const PlanRequest& r, Candidate* c) {
+  const Layout& l = c->layout;
+  Plan& plan = c->plan;
+  std::vector<double> params(l.pp, 0), backward(l.pp, 0);
+  for (const StagePlan& s : plan.stages) {
+    backward[s.rank] += s.backward_ms;
+  }
+  plan.reduce_ms.assign(l.pp, 0);
+  plan.optimizer_ms.assign(l.pp, 0);
+  for (const StagePlan& s : plan.stages) {
+    for (int i = s.first_layer; i <= s.last_layer; ++i) {
+      params[s.rank] += c->costs[i].static_bytes / static_bytes_per_param(l.dp, r.memory);
+    }
+  }
+  const double hbm = r.cluster.gpu.memory_bandwidth_bytes_per_s;
+  const double optimizer_bytes_per_param = 4 + 24.0 / (r.memory.shard_optimizer ? l.dp : 1);
+  for (int rank = 0; rank < l.pp; ++rank) {
+    const double allreduce_ms =
+        ring_allreduce_s(2 * params[rank], l.dp, data_parallel_link(r.cluster, l)) * 1e3;
+    const double overlap = r.overlap_dp_allreduce ? backward[rank] : 0;
+    plan.reduce_ms[rank] = std::max(0.0, allreduce_ms - overlap);
+    plan.optimizer_ms[rank] = params[rank] * optimizer_bytes_per_param / hbm * 1e3;
+  }
+  if (r.model.tied_embeddings && l.pp > 1) {
+    const double bytes = 2.0 * r.model.vocab * r.model.hidden / l.tp;
+    const double tied_ms = ring_allreduce_s(bytes, 2, pipeline_link(r.cluster, l, 0, l.pp - 1)) * 1e3;
+    plan.reduce_ms[0] += tied_ms;
+    plan.reduce_ms[l.pp - 1] += tied_ms;
+  }
+}
+
+double estimate_step_ms(const Candidate& c) {
+  const Layout& l = c.layout;
+  std::vector<double> per_mb(l.pp, 0), zb_extra(l.pp, 0);
+  double p2p = 0;
+  for (const StagePlan& s : c.plan.stages) {
+    per_mb[s.rank] += s.forward_ms + s.backward_ms;
+    zb_extra[s.rank] += s.forward_ms + (s.backward_ms - s.wgrad_ms) - s.wgrad_ms;
+    p2p = std::max(p2p, s.p2p_ms);
+  }
+  const double slowest = *std::max_element(per_mb.begin(), per_mb.end());
+  const double fill = l.schedule == "zb-h1"
+                          ? std::max(0.0, *std::max_element(zb_extra.begin(), zb_extra.end()))
+                          : slowest / l.virtual_stages;
+  const double tail = *std::max_element(c.plan.reduce_ms.begin(), c.plan.reduce_ms.end()) +
+                      *std::max_element(c.plan.optimizer_ms.begin(), c.plan.optimizer_ms.end());
+  return l.microbatches * slowest + (l.pp - 1) * (fill + 2 * p2p) + tail;
+}
+
+std::string gib(double bytes) { return fmt::format("{:.1f} GiB", bytes / kGiB); }
+
+}  // namespace
+
+void check_plan_request(const PlanRequest& r) {
+  if (r.gpus < 1) throw_invalid(fmt::format("--gpus must be at least 1, not {}", r.gpus));
+  if (r.global_batch < 1) {
+    throw_invalid(fmt::format("--global-batch must be at least 1, not {}", r.global_batch));
+  }
+  if (r.seq_len < 1) throw_invalid(fmt::format("--seq-len must be at least 1, not {}", r.seq_len));
+  if (r.model.family == ModelFamily::kGpt2 && r.seq_len > r.model.max_positions) {
+    throw_invalid(fmt::format("--seq-len {} exceeds the model's {} learned positions", r.seq_len,
+                              r.model.max_positions));
+  }
+  if (r.memory_limit_bytes <= 0) throw_invalid("--mem-limit must be positive");
+  const PlanChoices& f = r.fixed;
+  if (f.tp && (*f.tp < 1 || r.gpus % *f.tp != 0)) {
+    throw_invalid(fmt::format("--tp {} does not divide --gpus {}", *f.tp, r.gpus));
+  }
+  if (f.tp && (r.model.heads % *f.tp != 0 || r.model.kv_heads % *f.tp != 0)) {
+    throw_invalid(fmt::format("--tp {} does not divide the model's {} attention heads ({} key/value)",
+                              *f.tp, r.model.heads, r.model.kv_heads));
+  }
+  if (f.pp && (*f.pp < 1 || r.gpus % *f.pp != 0)) {
+    throw_invalid(fmt::format("--pp {} does not divide --gpus {}", *f.pp, r.gpus));
+  }
+  if (f.dp && (*f.dp < 1 || r.gpus % *f.dp != 0)) {
+    throw_invalid(fmt::format("--dp {} does not divide --gpus {}", *f.dp, r.gpus));
+  }
+  if (f.schedule) find_schedule_generator(*f.schedule);
+  if (f.virtual_stages && *f.virtual_stages > 1 && f.schedule && *f.schedule != "interleaved") {
+    throw_invalid("--virtual-stages above 1 needs --schedule interleaved");
+  }
+  if (f.checkpoint_interval && *f.checkpoint_interval < 0) {
+    throw_invalid("--ckpt-interval must be 0 (none) or a positive interval");
+  }
+}
+
+std::vector<Layout> enumerate_layouts(const PlanRequest& r) {
+  std::vector<Layout> layouts;
+  for (int tp : options(r.fixed.tp, divisors(r.gpus))) {
+    if (tp > r.cluster.gpus_per_node && !r.fixed.tp) continue;
+    if (r.model.heads % tp != 0 || r.model.kv_heads % tp != 0) continue;
+    for (int pp : options(r.fixed.pp, divisors(r.gpus / tp))) {
+      if (r.gpus % (tp * pp) != 0 || pp > total_layers(r)) continue;
+      const int dp = r.gpus / (tp * pp);
+      if ((r.fixed.dp && *r.fixed.dp != dp) || r.global_batch % dp != 0) continue;
+      const int per_replica = r.global_batch / dp;
+      for (int b : options(r.fixed.microbatch_size, {1, 2, 4, 8, 16})) {
+        if (per_replica % b != 0) continue;
+        const int m = per_replica / b;
+        if (r.fixed.microbatches && *r.fixed.microbatches != m) continue;
+        for (const std::string& schedule : schedule_options(r, pp)) {
+          for (int v : virtual_stage_options(r, schedule)) {
+            if (!find_schedule_generator(schedule).unsupported({pp, m, v}).empty()) continue;
+            if (pp * v > total_layers(r)) continue;
+            for (int k : options(r.fixed.checkpoint_interval, {0, 1, 2, 4})) {
+              layouts.push_back({tp, pp, dp, b, m, schedule, v, k});
+            }
+          }
+        }
+      }
+    }
+  }
+  return layouts;
+}
+
+Candidate evaluate_layout(const PlanRequest& r, const ModelProfile& profile, const Layout& layout,
+                          const std::vector<double>* simulated_inflight) {
+  Candidate c;
+  c.layout = layout;
+  c.plan.layout = layout;
+  c.costs = layer_costs(profile, r.model, r.cluster, layout, r.memory);
+  const int stages = layout.pp * layout.virtual_stages;
+  for (int v = 0; v < stages; ++v) {
+    c.inflight.push_back(simulated_inflight ? (*simulated_inflight)[rank_of_stage(layout, v)]
+                                            : closed_form_inflight(layout, rank_of_stage(layout, v)));
+  }
+  const PartitionRequest request = partition_request(r, c);
+  const Partition part = partition_layers(request);
+  if (!part.feasible) {
+    c.why_not = part.why_infeasible;
+    PartitionRequest unlimited = request;
+    unlimited.memory_limit_bytes = 0;
+    const Partition loose = partition_layers(unlimited);
+    c.needed_bytes = loose.feasible ? *std::max_element(loose.stage_bytes.begin(),
+                                                        loose.stage_bytes.end()) * layout.virtual_stages
+                                    : 0;
+    return c;
+  }
+  fill_stages(r, profile, part, &c);
+  fill_step_end(r, &c);
+  double peak = 0;
+  for (const StagePlan& s : c.plan.stages) peak = std::max(peak, s.peak_memory_bytes);
+  if (peak > r.memory_limit_bytes) {
+    c.why_not = fmt::format("the fullest rank needs {} (limit {})", gib(peak), gib(r.memory_limit_bytes));
+    c.needed_bytes = peak;
+    return c;
+  }
+  c.fits = true;
+  c.estimate_ms = estimate_step_ms(c);
+  return c;
+}
+
+}  // namespace pp
