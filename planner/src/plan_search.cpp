@@ -177,6 +177,10 @@ std::vector<std::string> what_would_fit(const PlanRequest& r) {
     relaxed([](PlanRequest& a) { a.fixed.checkpoint_interval = 1; },
             "with full activation checkpointing (--ckpt-interval 1)");
   }
+  if (!r.memory.shard_optimizer) {
+    relaxed([](PlanRequest& a) { a.memory.shard_optimizer = true; },
+            "with the optimizer state sharded over data parallelism (--shard-optimizer)");
+  }
   if (r.fixed.microbatch_size.value_or(1) != 1) {
     relaxed([](PlanRequest& a) { a.fixed.microbatch_size = 1; a.fixed.microbatches.reset(); },
             "with micro-batch size 1");
@@ -200,9 +204,8 @@ std::vector<std::string> infeasible_reasons(const PlanRequest& r, const std::vec
         "batch, tp dividing the {} heads, pp at most the {} layers, and the fixed choices",
         r.global_batch, r.gpus, r.model.heads, r.model.layers + 2));
   } else if (closest != nullptr) {
-    reasons.push_back(fmt::format("memory: the closest layout ({}) {}; limit {:.1f} GiB per GPU",
-                                  describe(closest->layout), closest->why_not,
-                                  r.memory_limit_bytes / kGiB));
+    reasons.push_back(fmt::format("memory: the closest layout ({}) does not fit: {}",
+                                  describe(closest->layout), closest->why_not));
   }
   if (!r.estimate_only) {
     for (std::string& s : what_would_fit(r)) reasons.push_back(std::move(s));

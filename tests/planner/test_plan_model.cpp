@@ -178,3 +178,80 @@ TEST(Search, RecomputeIsChosenOnlyWhenMemoryForcesIt) {
 
 }  // namespace
 }  // namespace pp
+
+namespace pp {
+namespace {
+
+MeasuredProfile uniform_measurement(const ModelConfig& m, double block_ms) {
+  MeasuredProfile p;
+  p.microbatch_size = 1;
+  p.seq_len = 4096;
+  p.layers.push_back({"embedding", 0.1, 0.2, 0.2, 0, 0, 0});
+  for (int i = 0; i < m.layers; ++i) {
+    p.layers.push_back({"block", block_ms, 2 * block_ms, block_ms, 0, 1e8, 0});
+  }
+  p.layers.push_back({"head", 1.0, 2.0, 1.0, 0, 0, 0});
+  return p;
+}
+
+TEST(Profile, MeasuredTimesDriveThePlan) {
+  PlanRequest r = request("llama3-8b", "dgx-h100", 8, 64, 4096);
+  r.fixed.tp = 1;
+  r.fixed.pp = 8;
+  r.fixed.microbatch_size = 1;
+  r.fixed.checkpoint_interval = 0;
+  r.fixed.schedule = "1f1b";
+  r.measured = uniform_measurement(r.model, 3.0);
+  r.profile_origin = "measured.json";
+  const PlanSearchResult result = search_plans(r);
+  ASSERT_FALSE(result.plans.empty());
+  const Plan& plan = result.plans.front().plan;
+  EXPECT_EQ(plan.profile, "measured.json");
+  for (const StagePlan& s : plan.stages) {
+    // Every stage holds 4 blocks (or the ends' extra layers): forward = 3 ms per block, plus the
+    // embedding's 0.1 ms or the head's 1 ms.
+    double expected = 0;
+    for (int i = s.first_layer; i <= s.last_layer; ++i) {
+      expected += i == 0 ? 0.1 : i == 33 ? 1.0 : 3.0;
+    }
+    EXPECT_NEAR(s.forward_ms, expected, 1e-9) << "stage " << s.stage;
+  }
+}
+
+TEST(Profile, FileRoundTripAndErrors) {
+  const ModelConfig m = load_model("llama3-8b");
+  const MeasuredProfile p = uniform_measurement(m, 2.0);
+  const MeasuredProfile back = parse_profile(profile_to_json_text(p), "p.json");
+  ASSERT_EQ(back.layers.size(), p.layers.size());
+  EXPECT_DOUBLE_EQ(back.layers[1].bwd_ms, 4.0);
+  auto error_of = [](const std::string& text) {
+    try {
+      parse_profile(text, "p.json");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(accepted)");
+  };
+  EXPECT_NE(error_of(R"({"schema": "pp.profile", "version": 1, "microbatch_size": 1, "seq_len": 8,
+                       "layers": [{"fwd_ms": 1, "bwd_ms": 1, "wgrad_ms": 2, "param_bytes": 0,
+                       "activation_bytes": 0, "output_bytes": 0}]})")
+                .find("layers[0].wgrad_ms"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"schema": "pp.profile", "version": 1, "microbatch_size": 1, "seq_len": 8,
+                       "layers": []})")
+                .find("layers"),
+            std::string::npos);
+  PlanRequest r = request("llama3-8b", "dgx-h100", 8, 64, 4096);
+  MeasuredProfile short_profile = p;
+  short_profile.layers.pop_back();
+  r.measured = short_profile;
+  try {
+    search_plans(r);
+    FAIL() << "a profile with the wrong layer count was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--profile"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace pp

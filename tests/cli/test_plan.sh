@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# `pp plan` as scripts drive it: exit codes, JSON fields, files, and the plan simulating to its
+# prediction. Usage: test_plan.sh <path-to-pp>. Prints "ok"/"not ok" per check and a summary.
+set -u
+PP=$1
+TMP=$(mktemp -d /tmp/pp-plan-test.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+passed=0
+failed=0
+ok() { echo "ok - $1"; passed=$((passed + 1)); }
+not_ok() { echo "not ok - $1"; shift; for line in "$@"; do echo "#   $line"; done; failed=$((failed + 1)); }
+run() { timeout 120 "$PP" "$@" >"$TMP/out" 2>"$TMP/err"; RC=$?; }
+crashed() { grep -Eq 'terminate called|Aborted|Segmentation|core dumped' "$TMP/err"; }
+
+# expect_error NAME CODE PATTERN ARGS...: exit CODE, "error:" naming PATTERN, clean stdout.
+expect_error() {
+  local name=$1 code=$2 pattern=$3
+  shift 3
+  run "$@"
+  if [ "$RC" -eq "$code" ] && head -n1 "$TMP/err" | grep -q '^error: ' &&
+     grep -Eq -- "$pattern" "$TMP/err" && ! crashed && [ ! -s "$TMP/out" ]; then
+    ok "$name"
+  else
+    not_ok "$name" "pp $*" "exit $RC (expected $code)" "stderr: $(head -c 400 "$TMP/err")"
+  fi
+}
+
+run plan --help
+if [ "$RC" -eq 0 ] && grep -q Examples "$TMP/out"; then ok "plan --help"; else not_ok "plan --help" "exit $RC"; fi
+
+run plan --model gpt3-175b --cluster dgx-a100-80gb --gpus 1024 --global-batch 1536 --seq-len 2048 --json -o "$TMP/plan.json"
+if [ "$RC" -eq 0 ] && python3 - "$TMP/out" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+for key in ["tp", "pp", "dp", "microbatch_size", "microbatches", "schedule", "virtual_stages",
+            "checkpoint_interval", "stages", "predicted"]:
+    assert key in p, key
+for key in ["step_time_s", "bubble_fraction", "tokens_per_s", "model_tflops_per_gpu",
+            "hardware_tflops_per_gpu", "mfu", "peak_memory_bytes"]:
+    assert key in p["predicted"], key
+assert p["tp"] * p["pp"] * p["dp"] == 1024
+assert p["dp"] * p["microbatch_size"] * p["microbatches"] == 1536
+covered = 0
+for s in p["stages"]:
+    first, last = s["layers"]
+    assert first == covered, (first, covered)
+    covered = last + 1
+    assert s["peak_memory_bytes"] <= 80 * 2**30 * 0.92 + 1
+assert covered == 98
+assert 0 < p["predicted"]["mfu"] < 1
+PY
+then ok "--json has the plan's fields, covers every layer, fits"; else not_ok "--json plan" "exit $RC" "$(head -c 300 "$TMP/err")"; fi
+
+if cmp -s "$TMP/out" "$TMP/plan.json"; then ok "-o writes the same plan as --json"; else not_ok "-o plan.json"; fi
+
+run simulate --plan "$TMP/plan.json" --json
+if [ "$RC" -eq 0 ] && python3 - "$TMP/out" "$TMP/plan.json" <<'PY'
+import json, sys
+sim = json.load(open(sys.argv[1]))
+plan = json.load(open(sys.argv[2]))
+assert abs(sim["makespan_ms"] / 1000 - plan["predicted"]["step_time_s"]) < 1e-6
+assert abs(sim["bubble_fraction"] - plan["predicted"]["bubble_fraction"]) < 1e-9
+PY
+then ok "pp simulate --plan reproduces the predicted step time"; else not_ok "simulate --plan" "exit $RC" "$(head -c 300 "$TMP/err")"; fi
+
+run plan --model llama3-8b --gpus 8 --global-batch 64 --seq-len 4096 --show-profile --top 3
+if [ "$RC" -eq 0 ] && grep -q 'embedding' "$TMP/out" && grep -q 'head' "$TMP/out" && grep -q 'block 31' "$TMP/out" &&
+   [ "$(grep -cE '^ +[0-9] +[0-9]+ +[0-9]+' "$TMP/out")" -ge 1 ]; then
+  ok "--show-profile prints the per-layer table, then the plans"
+else
+  not_ok "--show-profile" "exit $RC"
+fi
+
+run plan --model llama3-405b --cluster dgx-h100 --gpus 16 --global-batch 64 --seq-len 8192
+if [ "$RC" -eq 3 ] && grep -q 'no layout fits' "$TMP/err" && grep -q 'fits on' "$TMP/err" && ! crashed; then
+  ok "nothing fits: exit 3 with the reasons and what would fit"
+else
+  not_ok "infeasible" "exit $RC (expected 3)" "$(head -c 400 "$TMP/err")"
+fi
+run plan --model llama3-405b --cluster dgx-h100 --gpus 16 --global-batch 64 --seq-len 8192 --json
+if [ "$RC" -eq 3 ] && python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["feasible"] is False and d["reasons"]' "$TMP/out"; then
+  ok "nothing fits with --json: exit 3 and the reasons as JSON"
+else
+  not_ok "infeasible --json" "exit $RC"
+fi
+
+expect_error "missing --gpus" 2 "gpus" plan --model llama3-8b --global-batch 8
+expect_error "--tp not dividing --gpus" 2 "--tp 3" plan --model llama3-8b --gpus 8 --global-batch 64 --tp 3
+expect_error "--tp not a number" 2 "--tp" plan --model llama3-8b --gpus 8 --global-batch 64 --tp abc
+expect_error "unknown schedule" 2 "--schedule" plan --model llama3-8b --gpus 8 --global-batch 64 --schedule bogus
+expect_error "--seq-len beyond GPT-2's positions" 2 "--seq-len" plan --model gpt2-124m --gpus 8 --global-batch 64 --seq-len 4096
+expect_error "unknown model" 4 "--model" plan --model no-such-model --gpus 8 --global-batch 64
+expect_error "unknown cluster" 4 "--cluster" plan --model llama3-8b --cluster nowhere --gpus 8 --global-batch 64
+printf '{"n_embd": 64}' > "$TMP/bad.json"
+expect_error "model config missing a key" 2 "n_layer" plan --model "$TMP/bad.json" --gpus 8 --global-batch 64
+expect_error "plan file that is not a plan" 2 "schema" simulate --plan "$TMP/bad.json"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
