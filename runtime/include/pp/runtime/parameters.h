@@ -1,0 +1,58 @@
+#pragma once
+// Model parameters as named float32 tensors with their gradients, named and shaped as in
+// Hugging Face's GPT-2 checkpoints (so a real GPT-2 checkpoint loads and a pp checkpoint opens in
+// the usual Python tools).
+//
+// A pipeline stage holds the tensors of its layers (0 = embedding, 1..L = blocks, L+1 = head):
+//   embedding  wte.weight (V, C), wpe.weight (P, C)
+//   block i    h.i.ln_1.weight (C), h.i.ln_1.bias (C),
+//              h.i.attn.c_attn.weight (C, 3C), h.i.attn.c_attn.bias (3C),
+//              h.i.attn.c_proj.weight (C, C), h.i.attn.c_proj.bias (C),
+//              h.i.ln_2.weight (C), h.i.ln_2.bias (C),
+//              h.i.mlp.c_fc.weight (C, 4C), h.i.mlp.c_fc.bias (4C),
+//              h.i.mlp.c_proj.weight (4C, C), h.i.mlp.c_proj.bias (C)
+//   head       ln_f.weight (C), ln_f.bias (C), and wte.weight (V, C): the LM head is tied to the
+//              token embedding, so a head stage without the embedding holds its own copy, kept
+//              equal by reducing the two gradients at the step's end.
+// Linear weights are (in, out) as in GPT-2's Conv1D: y = x W + b.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pp/model.h"
+
+namespace pp {
+
+struct Tensor {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  std::vector<float> data;  // row-major
+  std::vector<float> grad;  // same size as data
+  std::size_t size() const { return data.size(); }
+  bool decays() const { return shape.size() == 2; }  // AdamW weight decay: 2-D weights only
+};
+
+class ParameterSet {
+ public:
+  std::vector<Tensor> tensors;
+
+  Tensor* find(const std::string& name);
+  const Tensor* find(const std::string& name) const;
+  Tensor& at(const std::string& name);  // throws pp::Error(kInternal) when absent
+  const Tensor& at(const std::string& name) const;
+  std::size_t parameter_count() const;
+  void zero_grad();
+};
+
+// The tensors (zero-filled) that a stage holding layers [first_layer, last_layer] owns, in the
+// order listed above. Throws pp::Error(kInvalidInput) for a model that is not GPT-2 family or a
+// layer range outside 0..L+1.
+ParameterSet gpt2_parameters(const ModelConfig& model, int first_layer, int last_layer);
+
+// GPT-2's initialisation, deterministic per tensor name and seed, so every layout (and a single
+// rank) starts from the same weights: linear and embedding weights ~ N(0, 0.02) (the residual
+// projections attn.c_proj and mlp.c_proj ~ N(0, 0.02 / sqrt(2L))), biases 0, norm weights 1.
+void init_gpt2(ParameterSet* parameters, int layers, std::uint64_t seed);
+
+}  // namespace pp

@@ -1,0 +1,66 @@
+#pragma once
+// The compute of one pipeline stage of a GPT-2 model on the CPU (OpenBLAS): the layers
+// [first_layer, last_layer] (0 = embedding, 1..L = blocks, L+1 = head), forward and backward per
+// micro-batch, with the backward split into its input-gradient part (I) and its weight-gradient
+// part (W) so that every schedule, zero-bubble ones included, can run it.
+//
+// GPT-2 exactly: learned token and position embeddings; pre-LayerNorm blocks (eps 1e-5); causal
+// multi-head self-attention scaled by 1/sqrt(head_dim); MLP with GELU (tanh approximation);
+// final LayerNorm; LM head tied to the token embedding; cross-entropy. No dropout. float32.
+//
+// Activations between stages are (b, T, C) float32, row-major. Caches are kept per micro-batch
+// id from forward() until backward_weight(); with a checkpoint interval k, blocks whose index j
+// (0-based) has j % k == k-1 keep only their input and recompute in backward_input(). j is the
+// model-wide block index (layer - 1), as the planner counts it, so a block is checkpointed or not
+// whatever the partition. Results are bitwise the same with and without checkpointing.
+//
+// Gradients accumulate (+=) into the parameters' grad; nothing here zeroes them. Misuse (a second
+// forward of a live id, I before F, W before I, a missing buffer) throws pp::Error(kInternal);
+// token or target ids outside [0, V) throw pp::Error(kInvalidInput). Matrix products go through
+// OpenBLAS (its thread count is the caller's: OPENBLAS_NUM_THREADS or openblas_set_num_threads).
+
+#include <cstdint>
+#include <memory>
+
+#include "pp/model.h"
+#include "pp/runtime/parameters.h"
+
+namespace pp {
+
+class StageModel {
+ public:
+  // `parameters` (from gpt2_parameters for the same layer range) must outlive the model.
+  StageModel(const ModelConfig& model, int first_layer, int last_layer, int microbatch_size,
+             int seq_len, int checkpoint_interval, ParameterSet* parameters);
+  ~StageModel();
+  StageModel(const StageModel&) = delete;
+  StageModel& operator=(const StageModel&) = delete;
+
+  bool has_embedding() const;  // takes token ids
+  bool has_head() const;       // computes the loss
+
+  // Forward of micro-batch `mb`. tokens (b, T) when has_embedding(), else input (b, T, C);
+  // targets (b, T) when has_head(), else ignored; output (b, T, C) unless has_head().
+  void forward(int mb, const std::int32_t* tokens, const float* input, const std::int32_t* targets,
+               float* output);
+  // has_head(): the sum of the token cross-entropies of micro-batch `mb` (after its forward; it
+  // stays available after backward_weight, until the next forward of the same id).
+  double loss_sum(int mb) const;
+
+  // I: the gradient with respect to the stage's input, from the gradient of its output
+  // (grad_output (b, T, C), ignored when has_head(): the loss is the sum of token losses times
+  // loss_scale, e.g. 1 / (tokens in the global batch)). grad_input (b, T, C) unless
+  // has_embedding(). Keeps what the weight gradient needs.
+  void backward_input(int mb, const float* grad_output, float loss_scale, float* grad_input);
+  // W: adds micro-batch `mb`'s parameter gradients into parameters' grad, frees its cache.
+  void backward_weight(int mb);
+
+  std::size_t activation_floats() const;  // b * T * C
+  std::size_t cached_microbatches() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pp

@@ -1,0 +1,26 @@
+#pragma once
+// Matrix products of the CPU backend, all through OpenBLAS's cblas_sgemm. Row-major float32.
+// Linear layers follow GPT-2's Conv1D: weights are (in, out) and y = x W + b. `n` is the number
+// of rows (b * T tokens).
+
+namespace pp::cpu {
+
+// c (m, n) = alpha * op(a) op(b) + beta * c, row-major with leading dimensions; op(a) (m, k),
+// op(b) (k, n). A thin wrapper of cblas_sgemm.
+void gemm(bool transpose_a, bool transpose_b, int m, int n, int k, float alpha, const float* a, int lda,
+          const float* b, int ldb, float beta, float* c, int ldc);
+
+// out (n, out) = in (n, in) @ weight (in, out) + bias (out); bias may be null. Overwrites out.
+void linear_forward(float* out, const float* in, const float* weight, const float* bias, int n, int in_dim,
+                    int out_dim);
+
+// d_in (n, in) = d_out (n, out) @ weight^T. Overwrites d_in.
+void linear_backward_input(float* d_in, const float* d_out, const float* weight, int n, int in_dim,
+                           int out_dim);
+
+// d_weight (in, out) += in^T (in, n) @ d_out (n, out); d_bias (out) += column sums of d_out
+// (skipped when null). Accumulates.
+void linear_backward_weight(float* d_weight, float* d_bias, const float* in, const float* d_out, int n,
+                            int in_dim, int out_dim);
+
+}  // namespace pp::cpu

@@ -1,0 +1,154 @@
+#include "pp/runtime/safetensors.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <bit>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "atomic_writer.h"
+#include "mapped_file.h"
+#include "pp/error.h"
+#include "safetensors_header.h"
+
+namespace pp {
+namespace {
+
+static_assert(std::endian::native == std::endian::little,
+              "safetensors data is little-endian; pp copies it as is");
+
+std::int64_t element_count(const std::vector<std::int64_t>& shape) {
+  std::int64_t n = 1;
+  for (std::int64_t d : shape) n *= d;
+  return n;
+}
+
+void check_savable(const std::vector<const Tensor*>& tensors) {
+  std::set<std::string> names;
+  for (const Tensor* t : tensors) {
+    if (t == nullptr) throw Error(ErrorCategory::kInternal, "save_safetensors: null tensor");
+    if (!names.insert(t->name).second || t->name == "__metadata__") {
+      throw Error(ErrorCategory::kInternal, "save_safetensors: duplicate tensor " + t->name);
+    }
+    if (element_count(t->shape) != static_cast<std::int64_t>(t->data.size())) {
+      throw Error(ErrorCategory::kInternal,
+                  "save_safetensors: " + t->name + " data/shape mismatch");
+    }
+  }
+}
+
+// The header JSON, padded with spaces to a multiple of 8 bytes (as the reference writer does) so
+// the data that follows is aligned.
+std::string header_text(const std::vector<const Tensor*>& tensors,
+                        const std::map<std::string, std::string>& metadata) {
+  nlohmann::json header = nlohmann::json::object();
+  std::uint64_t offset = 0;
+  for (const Tensor* t : tensors) {
+    const std::uint64_t bytes = t->data.size() * sizeof(float);
+    header[t->name] = {
+        {"dtype", "F32"}, {"shape", t->shape}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  return text;
+}
+
+float half_to_float(std::uint16_t h) {
+  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
+  const std::uint32_t exponent = (h >> 10) & 0x1fu;
+  const std::uint32_t mantissa = h & 0x3ffu;
+  if (exponent == 0x1f) return std::bit_cast<float>(sign | 0x7f800000u | (mantissa << 13));
+  if (exponent != 0)
+    return std::bit_cast<float>(sign | ((exponent + 112) << 23) | (mantissa << 13));
+  const float magnitude = static_cast<float>(mantissa) * 0x1p-24f;  // subnormal or zero
+  return sign != 0 ? -magnitude : magnitude;
+}
+
+std::uint16_t read_u16(const unsigned char* p) {
+  return static_cast<std::uint16_t>(p[0] | (p[1] << 8));
+}
+
+// Converts the entry's data into `out` (already sized to the entry's element count).
+void convert(const SafetensorsEntry& e, const unsigned char* bytes, std::vector<float>* out,
+             const std::string& path, const std::string& name) {
+  float* dst = out->data();
+  const std::size_t n = out->size();
+  if (e.dtype == "F32") {
+    if (n != 0) std::memcpy(dst, bytes, n * sizeof(float));
+  } else if (e.dtype == "F16") {
+    for (std::size_t i = 0; i < n; ++i) dst[i] = half_to_float(read_u16(bytes + 2 * i));
+  } else if (e.dtype == "BF16") {
+    for (std::size_t i = 0; i < n; ++i) {
+      dst[i] = std::bit_cast<float>(static_cast<std::uint32_t>(read_u16(bytes + 2 * i)) << 16);
+    }
+  } else {
+    throw_invalid(
+        fmt::format("checkpoint '{}' tensor '{}' has dtype {}; pp reads F32, F16 and BF16", path,
+                    name, e.dtype));
+  }
+}
+
+const SafetensorsEntry* find_entry(const SafetensorsHeader& header, const std::string& name) {
+  auto it = header.entries.find(name);
+  if (it == header.entries.end()) it = header.entries.find("transformer." + name);
+  return it == header.entries.end() ? nullptr : &it->second;
+}
+
+// Checks the entry against the tensor it fills (shape, a dtype pp converts).
+void check_entry(const SafetensorsEntry& e, const Tensor& t, const std::string& path) {
+  if (e.shape != t.shape) {
+    throw_invalid(fmt::format("checkpoint '{}' tensor '{}' is ({}), expected ({})", path, t.name,
+                              fmt::join(e.shape, ", "), fmt::join(t.shape, ", ")));
+  }
+  if (e.dtype != "F32" && e.dtype != "F16" && e.dtype != "BF16") {
+    throw_invalid(
+        fmt::format("checkpoint '{}' tensor '{}' has dtype '{}'; pp reads F32, F16 and BF16", path,
+                    t.name, e.dtype));
+  }
+}
+
+}  // namespace
+
+void save_safetensors(const std::string& path, const std::vector<const Tensor*>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  check_savable(tensors);
+  const std::string text = header_text(tensors, metadata);
+  unsigned char length[8];
+  for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(text.size() >> (8 * i));
+  AtomicFileWriter out(path);
+  out.write(length, sizeof length);
+  out.write(text.data(), text.size());
+  for (const Tensor* t : tensors) out.write(t->data.data(), t->data.size() * sizeof(float));
+  out.commit();
+}
+
+void load_safetensors(const std::string& path, ParameterSet* into, bool strict) {
+  const MappedFile file = MappedFile::open(path, "checkpoint");
+  const SafetensorsHeader header = parse_safetensors_header(file.data(), file.size(), path);
+  // Check everything before changing anything, so a failed load leaves `into` as it was.
+  std::vector<std::pair<Tensor*, const SafetensorsEntry*>> work;
+  for (Tensor& t : into->tensors) {
+    const SafetensorsEntry* e = find_entry(header, t.name);
+    if (e == nullptr && strict) {
+      throw_invalid(fmt::format("checkpoint '{}' has no tensor '{}'", path, t.name));
+    }
+    if (e == nullptr) continue;
+    check_entry(*e, t, path);
+    work.emplace_back(&t, e);
+  }
+  for (const auto& [t, e] : work) {
+    t->data.resize(static_cast<std::size_t>(element_count(t->shape)));
+    convert(*e, file.data() + header.data_start + e->begin, &t->data, path, t->name);
+  }
+}
+
+std::map<std::string, std::string> read_safetensors_metadata(const std::string& path) {
+  const MappedFile file = MappedFile::open(path, "checkpoint");
+  return parse_safetensors_header(file.data(), file.size(), path).metadata;
+}
+
+}  // namespace pp
