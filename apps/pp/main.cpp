@@ -8,7 +8,10 @@
 
 #include "pp/error.h"
 #include "pp/runtime/devices.h"
+#include "data_command.h"
 #include "plan_command.h"
+#include "pp/runtime/mpi_transport.h"
+#include "run_command.h"
 #include "simulate_command.h"
 
 namespace {
@@ -24,10 +27,25 @@ Examples:
   pp simulate --stages 4 --microbatches 8 --schedule 1f1b
   pp simulate --compare --stages 8 --microbatches 8,16,32 --schedule all
   pp plan --model llama3-70b --cluster dgx-h100 --gpus 512 --global-batch 1024 --seq-len 4096
+  mpirun -np 4 pp run --plan plan.json --data tokens.bin --steps 50
   pp simulate --help
   pp plan --help
 
 Exit codes: 0 ok, 1 internal error, 2 invalid input, 3 infeasible, 4 file I/O error.)";
+
+// Prints the error; under MPI with several ranks, ends the whole job so that no rank hangs
+// waiting for this one.
+int fail(const std::string& message, int code) {
+  const int rank = pp::mpi_world_rank();
+  const int ranks = pp::mpi_world_size();
+  if (ranks > 1) {
+    fmt::print(stderr, "error: rank {}: {}\n", rank, message);
+    pp::mpi_abort(code);
+  }
+  fmt::print(stderr, "error: {}\n", message);
+  pp::mpi_finalize();
+  return code;
+}
 
 }  // namespace
 
@@ -38,6 +56,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   pp::cli::add_simulate_command(app);
   pp::cli::add_plan_command(app);
+  pp::cli::add_run_command(app);
+  pp::cli::add_data_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -50,11 +70,10 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "error: {} (see pp --help)\n", e.what());
     return pp::exit_code(pp::ErrorCategory::kInvalidInput);
   } catch (const pp::Error& e) {
-    fmt::print(stderr, "error: {}\n", e.what());
-    return pp::exit_code(e.category());
+    return fail(e.what(), pp::exit_code(e.category()));
   } catch (const std::exception& e) {
-    fmt::print(stderr, "error: internal: {}\n", e.what());
-    return pp::exit_code(pp::ErrorCategory::kInternal);
+    return fail(std::string("internal: ") + e.what(), pp::exit_code(pp::ErrorCategory::kInternal));
   }
+  pp::mpi_finalize();
   return 0;
 }

@@ -1,0 +1,26 @@
+#pragma once
+// Transport over MPI (non-blocking point-to-point on one communicator, per-pair order by MPI's
+// non-overtaking rule). MPI errors return to the caller (MPI_ERRORS_RETURN) and become
+// pp::Error naming the call and the rank; pp run turns a fatal error into MPI_Abort so no rank
+// hangs.
+
+#include <memory>
+
+#include "pp/runtime/transport.h"
+
+namespace pp {
+
+// MPI_Init (once per process) and MPI_Finalize at exit; idempotent.
+void mpi_initialize(int* argc, char*** argv);
+void mpi_finalize();
+// Ends every rank of the job now, with `code` (after printing the error on this rank).
+[[noreturn]] void mpi_abort(int code);
+bool mpi_initialized();
+// This process's rank and the job's size in MPI_COMM_WORLD; 0 and 1 when MPI is not running.
+int mpi_world_rank();
+int mpi_world_size();
+
+// The world communicator.
+std::unique_ptr<Transport> mpi_world();
+
+}  // namespace pp

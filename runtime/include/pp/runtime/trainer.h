@@ -1,0 +1,48 @@
+#pragma once
+// Training a GPT-2 model under a plan: one rank per pipeline stage times data-parallel replicas
+// (world rank = stage * dp + replica), each running its lowered action list through the
+// Executor, with gradient reductions and one AdamW step per global batch.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pp/model.h"
+#include "pp/plan.h"
+#include "pp/runtime/adamw.h"
+#include "pp/runtime/transport.h"
+#include "pp/timeline.h"
+
+namespace pp {
+
+struct TrainOptions {
+  Plan plan;
+  ModelConfig model;
+  std::string data;             // token file (uint16; raw or with llm.c's header)
+  int steps = 10;               // optimizer steps in all (a resumed run continues to this)
+  AdamWOptions adamw;
+  double grad_clip = 0;         // global gradient-norm clipping; 0: off
+  std::uint64_t init_seed = 1337;
+  std::string load;             // initial weights (safetensors, Hugging Face GPT-2 names)
+  std::string save;             // checkpoint written at the end (and every save_every steps)
+  int save_every = 0;
+  bool resume = false;          // continue from `save` when it exists
+  int recv_lookahead = 8;
+  bool progress = true;         // a line per step on world rank 0 (stderr)
+};
+
+struct TrainSummary {
+  int first_step = 0;                 // 0, or where a resumed run started
+  std::vector<double> losses;         // mean token loss of each step run
+  std::vector<double> step_ms;        // wall time of each step
+  Timeline last_step;                 // measured, replica 0's pipeline (world rank 0 only)
+  double peak_rss_bytes = 0;          // the largest over ranks (world rank 0 only)
+  std::vector<std::string> weights;   // world rank 0: checkpoint paths written
+};
+
+// Collective over `world`. Throws pp::Error (kInvalidInput) for a rank count that does not match
+// the plan, a plan that does not fit the model, a missing or short token file, a checkpoint with
+// missing or mis-shaped tensors.
+TrainSummary train(const TrainOptions& options, Transport& world);
+
+}  // namespace pp

@@ -1,0 +1,167 @@
+#include "pp/runtime/mpi_transport.h"
+
+#include <fmt/format.h>
+#include <mpi.h>
+
+#include <cstdlib>
+
+#include "pp/error.h"
+
+#define PP_MPI_CHECK(call)                                                                    \
+  do {                                                                                        \
+    const int pp_mpi_status_ = (call);                                                        \
+    if (pp_mpi_status_ != MPI_SUCCESS) {                                                      \
+      char pp_mpi_text_[MPI_MAX_ERROR_STRING];                                                \
+      int pp_mpi_length_ = 0;                                                                 \
+      MPI_Error_string(pp_mpi_status_, pp_mpi_text_, &pp_mpi_length_);                        \
+      throw ::pp::Error(::pp::ErrorCategory::kInternal,                                       \
+                        fmt::format("{} failed at {}:{} on rank {}: {}", #call, __FILE__,     \
+                                    __LINE__, world_rank(), std::string(pp_mpi_text_,         \
+                                                                        pp_mpi_length_)));    \
+    }                                                                                         \
+  } while (0)
+
+namespace pp {
+namespace {
+
+int world_rank() {
+  int rank = -1;
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (initialized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank;
+}
+
+class MpiTransport : public Transport {
+ public:
+  explicit MpiTransport(MPI_Comm comm, bool owned) : comm_(comm), owned_(owned) {
+    MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(comm_, &rank_);
+    MPI_Comm_size(comm_, &size_);
+  }
+  ~MpiTransport() override {
+    if (owned_) MPI_Comm_free(&comm_);
+  }
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+
+  Request isend(int peer, const float* data, std::size_t count) override {
+    MPI_Request request;
+    PP_MPI_CHECK(MPI_Isend(data, static_cast<int>(count), MPI_FLOAT, peer, 0, comm_, &request));
+    return store(request);
+  }
+
+  Request irecv(int peer, float* data, std::size_t count) override {
+    MPI_Request request;
+    PP_MPI_CHECK(MPI_Irecv(data, static_cast<int>(count), MPI_FLOAT, peer, 0, comm_, &request));
+    return store(request);
+  }
+
+  void wait(Request r) override {
+    if (r < 0) return;
+    PP_MPI_CHECK(MPI_Wait(&requests_[r], MPI_STATUS_IGNORE));
+    free_.push_back(r);
+  }
+
+  void allreduce_sum(float* data, std::size_t count) override {
+    PP_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_FLOAT, MPI_SUM, comm_));
+  }
+
+  void allreduce_sum(double* data, std::size_t count) override {
+    PP_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_DOUBLE, MPI_SUM, comm_));
+  }
+
+  void broadcast(double* data, std::size_t count, int root) override {
+    PP_MPI_CHECK(MPI_Bcast(data, static_cast<int>(count), MPI_DOUBLE, root, comm_));
+  }
+
+  void barrier() override { PP_MPI_CHECK(MPI_Barrier(comm_)); }
+
+  std::unique_ptr<Transport> split(int color, int key) override {
+    MPI_Comm comm;
+    PP_MPI_CHECK(MPI_Comm_split(comm_, color < 0 ? MPI_UNDEFINED : color, key, &comm));
+    if (comm == MPI_COMM_NULL) return nullptr;
+    return std::make_unique<MpiTransport>(comm, true);
+  }
+
+  std::vector<std::string> gather_bytes(const std::string& mine) override {
+    int length = static_cast<int>(mine.size());
+    std::vector<int> lengths(rank_ == 0 ? size_ : 0);
+    PP_MPI_CHECK(MPI_Gather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, 0, comm_));
+    std::vector<int> offsets(lengths.size(), 0);
+    int total = 0;
+    for (std::size_t i = 0; i < lengths.size(); ++i) {
+      offsets[i] = total;
+      total += lengths[i];
+    }
+    std::string all(static_cast<std::size_t>(total), '\0');
+    PP_MPI_CHECK(MPI_Gatherv(mine.data(), length, MPI_CHAR, all.data(), lengths.data(),
+                             offsets.data(), MPI_CHAR, 0, comm_));
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < lengths.size(); ++i) out.push_back(all.substr(offsets[i], lengths[i]));
+    return out;
+  }
+
+ private:
+  Request store(MPI_Request request) {
+    if (!free_.empty()) {
+      const Request r = free_.back();
+      free_.pop_back();
+      requests_[r] = request;
+      return r;
+    }
+    requests_.push_back(request);
+    return static_cast<Request>(requests_.size() - 1);
+  }
+
+  MPI_Comm comm_;
+  bool owned_;
+  int rank_ = 0;
+  int size_ = 1;
+  std::vector<MPI_Request> requests_;
+  std::vector<Request> free_;
+};
+
+}  // namespace
+
+void mpi_initialize(int* argc, char*** argv) {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) MPI_Init(argc, argv);
+}
+
+bool mpi_initialized() {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  return initialized && !finalized;
+}
+
+int mpi_world_rank() {
+  int rank = 0;
+  if (mpi_initialized()) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank;
+}
+
+int mpi_world_size() {
+  int size = 1;
+  if (mpi_initialized()) MPI_Comm_size(MPI_COMM_WORLD, &size);
+  return size;
+}
+
+void mpi_finalize() {
+  if (mpi_initialized()) MPI_Finalize();
+}
+
+void mpi_abort(int code) {
+  if (mpi_initialized()) MPI_Abort(MPI_COMM_WORLD, code);
+  std::exit(code);
+}
+
+std::unique_ptr<Transport> mpi_world() {
+  return std::make_unique<MpiTransport>(MPI_COMM_WORLD, false);
+}
+
+}  // namespace pp

@@ -1,0 +1,311 @@
+#include "pp/runtime/trainer.h"
+
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+
+#include "pp/error.h"
+#include "pp/lowering.h"
+#include "pp/runtime/executor.h"
+#include "pp/runtime/parameters.h"
+#include "pp/runtime/safetensors.h"
+#include "pp/runtime/stage_model.h"
+#include "pp/runtime/token_data.h"
+#include "pp/schedule_generators.h"
+#include "pp/validator.h"
+#include "tensor_exchange.h"
+
+namespace pp {
+namespace {
+
+struct Chunk {
+  int stage = 0;
+  int first_layer = 0;
+  int last_layer = 0;
+  std::unique_ptr<ParameterSet> parameters;
+  std::unique_ptr<StageModel> model;
+  std::unique_ptr<AdamW> optimizer;
+};
+
+struct Groups {
+  std::unique_ptr<Transport> pipeline;  // this replica's stages, ranked by stage
+  std::unique_ptr<Transport> data;      // this stage's replicas
+  std::unique_ptr<Transport> tied;      // the ranks holding the embedding and the head
+};
+
+void check_layout(const TrainOptions& o, const Transport& world) {
+  const Layout& l = o.plan.layout;
+  if (l.tp != 1) {
+    throw_invalid(fmt::format("pp run executes plans with tp 1 (this plan has tp {})", l.tp));
+  }
+  if (world.size() != l.pp * l.dp) {
+    throw_invalid(fmt::format("the plan needs pp x dp = {} x {} = {} ranks, the job has {} "
+                              "(mpirun -np {})",
+                              l.pp, l.dp, l.pp * l.dp, world.size(), l.pp * l.dp));
+  }
+  const int head = o.model.layers + 1;
+  if (o.plan.stages.empty() || o.plan.stages.front().first_layer != 0 ||
+      o.plan.stages.back().last_layer != head) {
+    throw_invalid(fmt::format("the plan covers layers {}..{}, model '{}' has 0..{} (embedding, {} "
+                              "blocks, head): plan for this model",
+                              o.plan.stages.empty() ? 0 : o.plan.stages.front().first_layer,
+                              o.plan.stages.empty() ? 0 : o.plan.stages.back().last_layer,
+                              o.model.name, head, o.model.layers));
+  }
+  if (o.plan.global_batch != l.dp * l.microbatch_size * l.microbatches) {
+    throw_invalid(fmt::format("the plan's global batch {} is not dp x micro-batch size x "
+                              "micro-batches = {}",
+                              o.plan.global_batch, l.dp * l.microbatch_size * l.microbatches));
+  }
+  if (o.plan.seq_len > o.model.max_positions) {
+    throw_invalid(fmt::format("the plan's sequence length {} exceeds the model's {} positions",
+                              o.plan.seq_len, o.model.max_positions));
+  }
+}
+
+Groups make_groups(Transport& world, const Schedule& schedule, int stage, int replica) {
+  Groups g;
+  g.pipeline = world.split(replica, stage);
+  g.data = world.split(stage, replica);
+  const StageMap map = make_stage_map(schedule);
+  const int first = map.rank_of_stage.front();
+  const int last = map.rank_of_stage.back();
+  const bool holds_tied = first != last && (stage == first || stage == last);
+  g.tied = world.split(holds_tied ? replica : -1, stage);
+  return g;
+}
+
+std::vector<Chunk> make_chunks(const TrainOptions& o, const Schedule& schedule, int stage) {
+  std::vector<Chunk> chunks;
+  const Layout& l = o.plan.layout;
+  for (int c = 0; c < schedule.chunks_per_rank; ++c) {
+    Chunk chunk;
+    chunk.stage = schedule.placement[stage][c];
+    const StagePlan& s = o.plan.stages.at(chunk.stage);
+    chunk.first_layer = s.first_layer;
+    chunk.last_layer = s.last_layer;
+    chunk.parameters = std::make_unique<ParameterSet>(
+        gpt2_parameters(o.model, s.first_layer, s.last_layer));
+    init_gpt2(chunk.parameters.get(), o.model.layers, o.init_seed);
+    if (!o.load.empty()) load_safetensors(o.load, chunk.parameters.get(), true);
+    chunk.model = std::make_unique<StageModel>(o.model, s.first_layer, s.last_layer,
+                                               l.microbatch_size, o.plan.seq_len,
+                                               l.checkpoint_interval, chunk.parameters.get());
+    chunk.optimizer = std::make_unique<AdamW>(*chunk.parameters, o.adamw);
+    chunks.push_back(std::move(chunk));
+  }
+  return chunks;
+}
+
+// The tied embedding: the copies of wte.weight on this rank summed, then summed with the other
+// holder's, so every copy carries the whole gradient.
+void reduce_tied(std::vector<Chunk>& chunks, Transport* tied) {
+  std::vector<Tensor*> copies;
+  for (Chunk& c : chunks) {
+    if (Tensor* t = c.parameters->find("wte.weight")) copies.push_back(t);
+  }
+  if (copies.empty() || (copies.size() == 1 && tied == nullptr)) return;
+  std::vector<float> sum = copies.front()->grad;
+  for (std::size_t i = 1; i < copies.size(); ++i) {
+    for (std::size_t k = 0; k < sum.size(); ++k) sum[k] += copies[i]->grad[k];
+  }
+  if (tied != nullptr) tied->allreduce_sum(sum.data(), sum.size());
+  for (Tensor* t : copies) t->grad = sum;
+}
+
+void reduce_data_parallel(std::vector<Chunk>& chunks, Transport& data) {
+  if (data.size() == 1) return;
+  for (Chunk& c : chunks) {
+    for (Tensor& t : c.parameters->tensors) data.allreduce_sum(t.grad.data(), t.grad.size());
+  }
+}
+
+// The squared gradient norm of the whole model: every tensor once (the head's wte copy is the
+// embedding's), summed over the pipeline.
+double global_squared_norm(std::vector<Chunk>& chunks, Transport& pipeline) {
+  double sum = 0;
+  for (Chunk& c : chunks) {
+    for (const Tensor& t : c.parameters->tensors) {
+      if (t.name == "wte.weight" && c.first_layer != 0) continue;
+      for (float g : t.grad) sum += double(g) * g;
+    }
+  }
+  pipeline.allreduce_sum(&sum, 1);
+  return sum;
+}
+
+double peak_rss_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss * 1024.0;
+}
+
+class Run {
+ public:
+  Run(const TrainOptions& o, Transport& world) : o_(o), world_(world) {
+    check_layout(o, world);
+    const Layout& l = o.plan.layout;
+    stage_ = world.rank() / l.dp;
+    replica_ = world.rank() % l.dp;
+    schedule_ = lower_communication(generate_schedule(l.schedule, {l.pp, l.microbatches, l.virtual_stages}));
+    data_ = std::make_unique<TokenData>(TokenData::open(o.data));
+    groups_ = make_groups(world, schedule_, stage_, replica_);
+    chunks_ = make_chunks(o, schedule_, stage_);
+    first_step_ = o.resume ? resume_step() : 0;
+    ExecutorSetup setup;
+    setup.schedule = &schedule_;
+    setup.pipeline_rank = stage_;
+    for (Chunk& c : chunks_) setup.chunks.push_back(c.model.get());
+    setup.pipeline = groups_.pipeline.get();
+    setup.microbatch_size = l.microbatch_size;
+    setup.seq_len = o.plan.seq_len;
+    setup.recv_lookahead = o.recv_lookahead;
+    executor_ = std::make_unique<Executor>(std::move(setup));
+  }
+
+  TrainSummary run() {
+    TrainSummary summary;
+    summary.first_step = first_step_;
+    std::vector<TimelineEvent> last_events;
+    for (int step = first_step_; step < o_.steps; ++step) {
+      const auto start = std::chrono::steady_clock::now();
+      StepRecord record = one_step(step);
+      double loss = record.loss_sum;
+      world_.allreduce_sum(&loss, 1);
+      loss /= double(o_.plan.global_batch) * o_.plan.seq_len;
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      summary.losses.push_back(loss);
+      summary.step_ms.push_back(ms);
+      last_events = std::move(record.events);
+      report(step, loss, ms);
+      if (o_.save_every > 0 && (step + 1) % o_.save_every == 0 && !o_.save.empty()) {
+        save(step + 1, &summary);
+      }
+    }
+    if (!o_.save.empty() && (o_.save_every <= 0 || o_.steps % o_.save_every != 0)) save(o_.steps, &summary);
+    gather_timeline(last_events, &summary);
+    double rss = peak_rss_bytes();
+    std::vector<std::string> all = world_.gather_bytes(std::string(reinterpret_cast<char*>(&rss), sizeof rss));
+    for (const std::string& bytes : all) {
+      double r = 0;
+      std::memcpy(&r, bytes.data(), sizeof r);
+      summary.peak_rss_bytes = std::max(summary.peak_rss_bytes, r);
+    }
+    return summary;
+  }
+
+ private:
+  StepRecord one_step(int step) {
+    const Layout& l = o_.plan.layout;
+    data_->global_batch(step, o_.plan.global_batch, o_.plan.seq_len, &inputs_, &targets_);
+    const std::size_t rows_per_replica = std::size_t(l.microbatch_size) * l.microbatches;
+    const std::size_t offset = replica_ * rows_per_replica * o_.plan.seq_len;
+    for (Chunk& c : chunks_) c.parameters->zero_grad();
+    StepInputs in;
+    in.tokens = inputs_.data() + offset;
+    in.targets = targets_.data() + offset;
+    in.loss_scale = static_cast<float>(1.0 / (double(o_.plan.global_batch) * o_.plan.seq_len));
+    return executor_->run_step(in, [this](ActionKind kind) {
+      if (kind == ActionKind::kReduceGradients) {
+        reduce_tied(chunks_, groups_.tied.get());
+        reduce_data_parallel(chunks_, *groups_.data);
+      } else {
+        optimizer_step();
+      }
+    });
+  }
+
+  void optimizer_step() {
+    float scale = 1.0f;
+    if (o_.grad_clip > 0) scale = clip_scale(global_squared_norm(chunks_, *groups_.pipeline), o_.grad_clip);
+    for (Chunk& c : chunks_) c.optimizer->step(c.parameters.get(), scale);
+  }
+
+  void report(int step, double loss, double ms) const {
+    if (!o_.progress || world_.rank() != 0) return;
+    const double tokens = double(o_.plan.global_batch) * o_.plan.seq_len;
+    fmt::print(stderr, "step {:>5}/{}  loss {:.4f}  {:>9.0f} tokens/s  {:>8.1f} ms\n", step + 1,
+               o_.steps, loss, tokens / (ms / 1e3), ms);
+  }
+
+  int resume_step();
+  void save(int step, TrainSummary* summary);
+  void gather_timeline(const std::vector<TimelineEvent>& events, TrainSummary* summary);
+
+  const TrainOptions& o_;
+  Transport& world_;
+  int stage_ = 0;
+  int replica_ = 0;
+  int first_step_ = 0;
+  Schedule schedule_;
+  std::unique_ptr<TokenData> data_;
+  Groups groups_;
+  std::vector<Chunk> chunks_;
+  std::unique_ptr<Executor> executor_;
+  std::vector<std::int32_t> inputs_, targets_;
+};
+
+int Run::resume_step() {
+  std::error_code ec;
+  if (o_.save.empty() || !std::filesystem::exists(o_.save, ec)) return 0;
+  const auto metadata = read_safetensors_metadata(o_.save);
+  const auto it = metadata.find("step");
+  if (it == metadata.end()) throw_invalid(fmt::format("checkpoint '{}' has no step: not written by pp run", o_.save));
+  for (Chunk& c : chunks_) {
+    load_safetensors(o_.save, c.parameters.get(), true);
+    ParameterSet state;
+    state.tensors = c.optimizer->state_tensors();  // names and shapes to fill
+    load_safetensors(o_.save, &state, true);
+    c.optimizer->load_state(state);
+  }
+  return std::stoi(it->second);
+}
+
+void Run::save(int step, TrainSummary* summary) {
+  // Replica 0's ranks hold every tensor once (the tied wte twice, equal): gather at world rank 0.
+  std::vector<const Tensor*> mine;
+  std::vector<Tensor> optimizer_state;
+  if (replica_ == 0) {
+    for (Chunk& c : chunks_) {
+      for (const Tensor& t : c.parameters->tensors) mine.push_back(&t);
+      for (Tensor& t : c.optimizer->state_tensors()) optimizer_state.push_back(std::move(t));
+    }
+  }
+  for (const Tensor& t : optimizer_state) mine.push_back(&t);
+  const std::vector<std::string> all = world_.gather_bytes(serialize_tensors(mine));
+  if (world_.rank() != 0) return;
+  std::vector<Tensor> tensors = deserialize_unique_tensors(all);
+  std::vector<const Tensor*> pointers;
+  for (const Tensor& t : tensors) pointers.push_back(&t);
+  save_safetensors(o_.save, pointers,
+                   {{"format", "pt"}, {"writer", "pp run"}, {"step", std::to_string(step)},
+                    {"model", o_.model.name}});
+  summary->weights.push_back(o_.save);
+}
+
+void Run::gather_timeline(const std::vector<TimelineEvent>& events, TrainSummary* summary) {
+  const std::string mine = replica_ == 0 ? serialize_events(events) : std::string();
+  const std::vector<std::string> all = world_.gather_bytes(mine);
+  if (world_.rank() != 0) return;
+  Timeline& t = summary->last_step;
+  t.schedule_name = schedule_.name;
+  t.source = "measured";
+  t.ranks = schedule_.ranks;
+  t.microbatches = schedule_.microbatches;
+  t.chunks_per_rank = schedule_.chunks_per_rank;
+  for (const std::string& bytes : all) append_events(bytes, &t.events);
+}
+
+}  // namespace
+
+TrainSummary train(const TrainOptions& options, Transport& world) {
+  Run run(options, world);
+  return run.run();
+}
+
+}  // namespace pp
