@@ -24,5 +24,16 @@ step "$pp" simulate --stages 4 --microbatches 8 --fwd-ms 1,1,1,1.6 --bwd-ms 2,2,
 step "$pp" simulate --schedule-file configs/schedules/custom-eager-backward-2x4.json
 printf '\n\033[1m$ %s\033[0m\n' "$pp simulate --schedule-file configs/schedules/broken-deadlock.json"
 "$pp" simulate --schedule-file configs/schedules/broken-deadlock.json || echo "(exit code $?: rejected, as it should be)"
+step "$pp" plan --model gpt3-175b --cluster dgx-a100-80gb --gpus 1024 --global-batch 1536 --seq-len 2048 --top 3
+
+# Train a small GPT-2 on 4 MPI ranks (oversubscribed on a small machine) and watch the loss fall.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export OPENBLAS_NUM_THREADS=1
+step "$pp" data synth --out out/tokens.bin --tokens 200000 --vocab 512
+step "$pp" profile --model gpt2-tiny --microbatch-size 2 --seq-len 64 -o out/profile.json
+step "$pp" plan --model gpt2-tiny --cluster cpu-local --gpus 4 --global-batch 16 --seq-len 64 \
+  --tp 1 --pp 4 --microbatch-size 2 --profile out/profile.json -o out/plan.json --top 3
+step mpirun -np 4 "$pp" run --plan out/plan.json --data out/tokens.bin --steps 40 \
+  --save out/gpt2-tiny.safetensors --trace out/run-trace.json
 echo
 echo "Pictures and traces are in out/ (open the .json traces in ui.perfetto.dev)."

@@ -10,6 +10,7 @@
 #include "pp/runtime/devices.h"
 #include "data_command.h"
 #include "plan_command.h"
+#include "profile_command.h"
 #include "pp/runtime/mpi_transport.h"
 #include "run_command.h"
 #include "simulate_command.h"
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
   pp::cli::add_plan_command(app);
   pp::cli::add_run_command(app);
   pp::cli::add_data_command(app);
+  pp::cli::add_profile_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -114,7 +114,7 @@ void print_table(const PlanRequest& r, const PlanSearchResult& result, double se
   int rank = 1;
   for (const RankedPlan& p : result.plans) {
     const PlanPrediction& x = p.plan.predicted;
-    fmt::print("{:>2}  {} {:>8.3f} {:>6.1f}% {:>11.0f} {:>9.1f} {:>5.1f}% {:>9.1f}\n", rank++,
+    fmt::print("{:>2}  {} {:>8.4g} {:>6.1f}% {:>11.0f} {:>9.4g} {:>5.1f}% {:>9.4g}\n", rank++,
                layout_cells(p.plan.layout), x.step_time_s, 100 * x.bubble_fraction, x.tokens_per_s,
                x.model_tflops_per_gpu, 100 * x.mfu, x.peak_memory_bytes / kGiB);
     fmt::print("    {}\n", p.why);

@@ -95,5 +95,20 @@ printf '{"n_embd": 64}' > "$TMP/bad.json"
 expect_error "model config missing a key" 2 "n_layer" plan --model "$TMP/bad.json" --gpus 8 --global-batch 64
 expect_error "plan file that is not a plan" 2 "schema" simulate --plan "$TMP/bad.json"
 
+# pp profile: measured per-layer costs that pp plan reads.
+run profile --model gpt2-tiny --microbatch-size 2 --seq-len 32 --repeats 2 -o "$TMP/profile.json"
+if [ "$RC" -eq 0 ] && python3 - "$TMP/profile.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+assert p["schema"] == "pp.profile" and len(p["layers"]) == 8
+for layer in p["layers"]:
+    assert layer["fwd_ms"] > 0 and layer["bwd_ms"] >= layer["wgrad_ms"] >= 0
+assert p["layers"][1]["activation_bytes"] > 0
+PY
+then ok "pp profile writes a profile of every layer"; else not_ok "pp profile" "exit $RC" "$(head -c 300 "$TMP/err")"; fi
+run plan --model gpt2-tiny --cluster cpu-local --gpus 4 --global-batch 8 --seq-len 32 --tp 1 --profile "$TMP/profile.json" --json
+if [ "$RC" -eq 0 ] && grep -q "profile.json" "$TMP/out"; then ok "pp plan --profile plans from the measurements"; else not_ok "plan --profile" "exit $RC" "$(head -c 300 "$TMP/err")"; fi
+expect_error "a profile of another model" 2 "--profile" plan --model gpt2-124m --gpus 4 --global-batch 8 --seq-len 32 --profile "$TMP/profile.json"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,39 @@
+#include "profile_command.h"
+
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "pp/file_io.h"
+#include "pp/runtime/layer_profiler.h"
+
+namespace pp::cli {
+
+void add_profile_command(CLI::App& app) {
+  auto o = std::make_shared<ProfileOptions>();
+  CLI::App* cmd = app.add_subcommand("profile", "Measure each layer here and write a profile for pp plan --profile");
+  cmd->footer(R"(
+Examples:
+  pp profile --model gpt2-tiny --microbatch-size 2 --seq-len 64 -o profile.json
+  pp plan --model gpt2-tiny --cluster cpu-local --gpus 4 --global-batch 16 --seq-len 64 \
+          --tp 1 --profile profile.json
+
+Times are medians of --repeats runs after a warm-up, on one CPU process (OpenBLAS, float32);
+activation bytes are what the allocator holds between a micro-batch's forward and its backward.
+Format: docs/profile-format.md. Exit codes: 0 written; 2 invalid input; 4 file I/O error.)");
+  cmd->add_option("--model", o->model, "GPT-2 config.json or shipped name")->required();
+  cmd->add_option("--microbatch-size", o->microbatch_size, "Sequences per micro-batch")->capture_default_str()->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--seq-len", o->seq_len, "Tokens per sequence")->capture_default_str()->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--repeats", o->repeats, "Timed repeats per layer")->capture_default_str()->check(CLI::Range(1, 1000));
+  cmd->add_option("-o,--output", o->output, "Profile file to write (- for stdout)")->capture_default_str();
+  cmd->callback([o] { run_profile(*o); });
+}
+
+void run_profile(const ProfileOptions& o) {
+  const ModelConfig model = load_model(o.model);
+  const MeasuredProfile profile = profile_layers(model, {o.microbatch_size, o.seq_len, o.repeats, 1});
+  write_file_atomically(o.output, profile_to_json_text(profile));
+  if (o.output != "-") fmt::print(stderr, "wrote profile of {} layers to {}\n", profile.layers.size(), o.output);
+}
+
+}  // namespace pp::cli
