@@ -93,6 +93,29 @@ else
   not_ok "resume continues to the same weights" "$result" "$(tail -2 "$TMP/r3.err")"
 fi
 
+# Resume after a kill: a run saving every 2 steps is killed (-9) once a checkpoint exists; the
+# resumed run ends at the same weights as an uninterrupted one.
+timeout 120 mpirun -np 4 "$PP" run --plan "$TMP/1f1b-pp4.json" --data "$TMP/tokens.bin" --steps 100000 \
+  --quiet --save "$TMP/killed.safetensors" --save-every 2 2>/dev/null &
+job=$!
+for _ in $(seq 1 200); do [ -f "$TMP/killed.safetensors" ] && break; sleep 0.1; done
+sleep 0.5
+pkill -9 -f "^$PP run --plan $TMP/1f1b-pp4.json --data $TMP/tokens.bin --steps 100000"
+wait $job 2>/dev/null
+saved=$(python3 -c 'import json,struct,sys; f=open(sys.argv[1],"rb"); n=struct.unpack("<Q",f.read(8))[0]; print(json.loads(f.read(n))["__metadata__"]["step"])' "$TMP/killed.safetensors" 2>/dev/null)
+if [ -n "$saved" ]; then
+  target=$((saved + 2))
+  mpi 4 run --plan "$TMP/1f1b-pp4.json" --data "$TMP/tokens.bin" --steps $target --quiet --save "$TMP/killed.safetensors" --resume 2>"$TMP/k1.err"
+  mpi 4 run --plan "$TMP/1f1b-pp4.json" --data "$TMP/tokens.bin" --steps $target --quiet --save "$TMP/unkilled.safetensors" 2>"$TMP/k2.err"
+  if result=$(python3 "$HERE/compare_checkpoints.py" "$TMP/killed.safetensors" "$TMP/unkilled.safetensors" --tolerance 0 2>&1); then
+    ok "killed at a checkpoint of step $saved, resumed to step $target: the same weights ($result)"
+  else
+    not_ok "resume after a kill" "$result" "$(tail -2 "$TMP/k1.err")"
+  fi
+else
+  not_ok "resume after a kill" "no readable checkpoint after the kill"
+fi
+
 # expect_failure NAME PATTERN NP ARGS...: non-zero exit within the timeout, an error naming it.
 expect_failure() {
   local name=$1 pattern=$2 np=$3
