@@ -34,8 +34,7 @@ GpuSpec read_gpu(const JsonFields& f) {
 ClusterSpec parse_cluster(const std::string& text, const std::string& origin) {
   const nlohmann::json doc = parse_json_document(text, origin);
   const JsonFields f(doc, origin);
-  if (!f.has("schema") || f.text("schema") != "pp.cluster") f.fail("schema", "must be \"pp.cluster\"");
-  if (f.integer("version", 0, 1 << 30) != 1) f.fail("version", "only version 1 is supported");
+  f.require_schema("pp.cluster", 1);
   ClusterSpec c;
   c.name = f.has("name") ? f.text("name") : std::filesystem::path(origin).stem().string();
   if (f.has("source")) c.source = f.text("source");

@@ -60,6 +60,14 @@ class JsonFields {
 
   const nlohmann::json& raw() const { return object_; }
 
+  // The versioned-file header every pp JSON artifact carries: "schema" and "version".
+  void require_schema(const char* schema, long long version) const {
+    if (!has("schema") || text("schema") != schema) fail("schema", fmt::format("must be \"{}\"", schema));
+    if (integer("version", 0, 1 << 30) != version) {
+      fail("version", fmt::format("only version {} is supported", version));
+    }
+  }
+
  private:
   const nlohmann::json& object_;
   std::string origin_;

@@ -91,8 +91,7 @@ std::string plan_to_json_text(const Plan& p) {
 Plan parse_plan(const std::string& text, const std::string& origin) {
   const nlohmann::json doc = parse_json_document(text, origin);
   const JsonFields f(doc, origin);
-  if (!f.has("schema") || f.text("schema") != "pp.plan") f.fail("schema", "must be \"pp.plan\"");
-  if (f.integer("version", 0, 1 << 30) != 1) f.fail("version", "only version 1 is supported");
+  f.require_schema("pp.plan", 1);
   Plan p;
   p.model = f.text("model");
   p.cluster = f.text("cluster");

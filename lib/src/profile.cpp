@@ -10,8 +10,7 @@ namespace pp {
 MeasuredProfile parse_profile(const std::string& text, const std::string& origin) {
   const nlohmann::json doc = parse_json_document(text, origin);
   const JsonFields f(doc, origin);
-  if (!f.has("schema") || f.text("schema") != "pp.profile") f.fail("schema", "must be \"pp.profile\"");
-  if (f.integer("version", 0, 1 << 30) != 1) f.fail("version", "only version 1 is supported");
+  f.require_schema("pp.profile", 1);
   MeasuredProfile p;
   p.microbatch_size = static_cast<int>(f.integer("microbatch_size", 1, 1 << 20));
   p.seq_len = static_cast<int>(f.integer("seq_len", 1, 1 << 24));

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "pp/rank_sweep.h"
+
 namespace pp {
 namespace {
 
@@ -163,13 +165,7 @@ class ProgressRun {
   }
 
   std::vector<Blocked> run() {
-    bool progress = true;
-    bool upward = true;
-    while (progress) {
-      progress = false;
-      for (int j = 0; j < s_.ranks; ++j) progress |= advance(upward ? j : s_.ranks - 1 - j);
-      upward = !upward;
-    }
+    sweep_until_stuck(s_.ranks, [this](int rank) { return advance(rank); });
     std::vector<Blocked> blocked;
     for (int r = 0; r < s_.ranks; ++r) {
       if (position_[r] < s_.actions[r].size()) blocked.push_back({r, static_cast<int>(position_[r])});

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "pp/error.h"
+#include "pp/rank_sweep.h"
 
 namespace pp {
 namespace {
@@ -33,13 +34,7 @@ class Simulation {
   }
 
   Timeline run() {
-    bool progress = true;
-    bool upward = true;
-    while (progress) {
-      progress = false;
-      for (int j = 0; j < s_.ranks; ++j) progress |= advance(upward ? j : s_.ranks - 1 - j);
-      upward = !upward;
-    }
+    sweep_until_stuck(s_.ranks, [this](int rank) { return advance(rank); });
     for (int r = 0; r < s_.ranks; ++r) {
       if (position_[r] < s_.actions[r].size()) {
         throw Error(ErrorCategory::kInvalidInput,
