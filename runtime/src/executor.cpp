@@ -140,7 +140,7 @@ struct Executor::State {
   }
 
   void forward(const Action& a, const StepInputs& in) {
-    StageModel& model = *setup.chunks[a.chunk];
+    StageCompute& model = *setup.chunks[a.chunk];
     const int v = stage_of(a.chunk);
     const std::size_t row = static_cast<std::size_t>(a.microbatch) * setup.microbatch_size * setup.seq_len;
     const float* input = model.has_embedding() ? nullptr : take_input(Data::kActivation, a.microbatch, a.chunk);
@@ -156,7 +156,7 @@ struct Executor::State {
   }
 
   void backward_input(const Action& a, const StepInputs& in) {
-    StageModel& model = *setup.chunks[a.chunk];
+    StageCompute& model = *setup.chunks[a.chunk];
     const int v = stage_of(a.chunk);
     const float* grad_output = model.has_head() ? nullptr : take_input(Data::kGradient, a.microbatch, a.chunk);
     float* grad_input = nullptr;

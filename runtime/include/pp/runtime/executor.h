@@ -12,7 +12,7 @@
 #include <map>
 #include <vector>
 
-#include "pp/runtime/stage_model.h"
+#include "pp/runtime/stage_compute.h"
 #include "pp/runtime/transport.h"
 #include "pp/schedule.h"
 #include "pp/timeline.h"
@@ -22,7 +22,7 @@ namespace pp {
 struct ExecutorSetup {
   const Schedule* schedule = nullptr;  // lowered and valid; outlives the executor
   int pipeline_rank = 0;               // this rank's list in the schedule
-  std::vector<StageModel*> chunks;     // per local chunk c (placement[pipeline_rank][c])
+  std::vector<StageCompute*> chunks;   // per local chunk c (placement[pipeline_rank][c])
   Transport* pipeline = nullptr;       // the ranks of this pipeline, ranked by pipeline rank
   int microbatch_size = 1;             // b
   int seq_len = 1;                     // T

@@ -24,38 +24,40 @@
 
 #include "pp/model.h"
 #include "pp/runtime/parameters.h"
+#include "pp/runtime/stage_compute.h"
 
 namespace pp {
 
-class StageModel {
+class StageModel : public StageCompute {
  public:
   // `parameters` (from gpt2_parameters for the same layer range) must outlive the model.
   StageModel(const ModelConfig& model, int first_layer, int last_layer, int microbatch_size,
              int seq_len, int checkpoint_interval, ParameterSet* parameters);
-  ~StageModel();
+  ~StageModel() override;
   StageModel(const StageModel&) = delete;
   StageModel& operator=(const StageModel&) = delete;
 
-  bool has_embedding() const;  // takes token ids
-  bool has_head() const;       // computes the loss
+  bool has_embedding() const override;  // takes token ids
+  bool has_head() const override;       // computes the loss
 
   // Forward of micro-batch `mb`. tokens (b, T) when has_embedding(), else input (b, T, C);
   // targets (b, T) when has_head(), else ignored; output (b, T, C) unless has_head().
   void forward(int mb, const std::int32_t* tokens, const float* input, const std::int32_t* targets,
-               float* output);
+               float* output) override;
   // has_head(): the sum of the token cross-entropies of micro-batch `mb` (after its forward; it
   // stays available after backward_weight, until the next forward of the same id).
-  double loss_sum(int mb) const;
+  double loss_sum(int mb) const override;
 
   // I: the gradient with respect to the stage's input, from the gradient of its output
   // (grad_output (b, T, C), ignored when has_head(): the loss is the sum of token losses times
   // loss_scale, e.g. 1 / (tokens in the global batch)). grad_input (b, T, C) unless
   // has_embedding(). Keeps what the weight gradient needs.
-  void backward_input(int mb, const float* grad_output, float loss_scale, float* grad_input);
+  void backward_input(int mb, const float* grad_output, float loss_scale,
+                      float* grad_input) override;
   // W: adds micro-batch `mb`'s parameter gradients into parameters' grad, frees its cache.
-  void backward_weight(int mb);
+  void backward_weight(int mb) override;
 
-  std::size_t activation_floats() const;  // b * T * C
+  std::size_t activation_floats() const override;  // b * T * C
   std::size_t cached_microbatches() const;
 
  private:
