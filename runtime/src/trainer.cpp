@@ -172,6 +172,10 @@ class Run {
     TrainSummary summary;
     summary.first_step = first_step_;
     std::vector<TimelineEvent> last_events;
+    if (first_step_ >= o_.steps && world_.rank() == 0 && o_.progress) {
+      fmt::print(stderr, "the checkpoint is at step {}, at or past --steps {}: nothing to run\n",
+                 first_step_, o_.steps);
+    }
     for (int step = first_step_; step < o_.steps; ++step) {
       const auto start = std::chrono::steady_clock::now();
       StepRecord record = one_step(step);
@@ -187,7 +191,8 @@ class Run {
         save(step + 1, &summary);
       }
     }
-    if (!o_.save.empty() && (o_.save_every <= 0 || o_.steps % o_.save_every != 0)) save(o_.steps, &summary);
+    const bool saved_last = o_.save_every > 0 && o_.steps % o_.save_every == 0;
+    if (!o_.save.empty() && first_step_ < o_.steps && !saved_last) save(o_.steps, &summary);
     gather_timeline(last_events, &summary);
     double rss = peak_rss_bytes();
     std::vector<std::string> all = world_.gather_bytes(std::string(reinterpret_cast<char*>(&rss), sizeof rss));
