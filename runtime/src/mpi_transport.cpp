@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <mpi.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 
 #include "pp/error.h"
@@ -85,21 +87,29 @@ class MpiTransport : public Transport {
     return std::make_unique<MpiTransport>(comm, true);
   }
 
+  // Point to point in pieces of at most 1 GiB, so that blobs over 2^31 bytes (a large model's
+  // checkpoint) need no int counts.
   std::vector<std::string> gather_bytes(const std::string& mine) override {
-    int length = static_cast<int>(mine.size());
-    std::vector<int> lengths(rank_ == 0 ? size_ : 0);
-    PP_MPI_CHECK(MPI_Gather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, 0, comm_));
-    std::vector<int> offsets(lengths.size(), 0);
-    int total = 0;
-    for (std::size_t i = 0; i < lengths.size(); ++i) {
-      offsets[i] = total;
-      total += lengths[i];
+    constexpr std::size_t kPiece = std::size_t{1} << 30;
+    std::uint64_t length = mine.size();
+    std::vector<std::uint64_t> lengths(rank_ == 0 ? size_ : 0);
+    PP_MPI_CHECK(MPI_Gather(&length, 1, MPI_UINT64_T, lengths.data(), 1, MPI_UINT64_T, 0, comm_));
+    if (rank_ != 0) {
+      for (std::size_t at = 0; at < mine.size(); at += kPiece) {
+        const int count = static_cast<int>(std::min(kPiece, mine.size() - at));
+        PP_MPI_CHECK(MPI_Send(mine.data() + at, count, MPI_CHAR, 0, 1, comm_));
+      }
+      return {};
     }
-    std::string all(static_cast<std::size_t>(total), '\0');
-    PP_MPI_CHECK(MPI_Gatherv(mine.data(), length, MPI_CHAR, all.data(), lengths.data(),
-                             offsets.data(), MPI_CHAR, 0, comm_));
-    std::vector<std::string> out;
-    for (std::size_t i = 0; i < lengths.size(); ++i) out.push_back(all.substr(offsets[i], lengths[i]));
+    std::vector<std::string> out(size_);
+    out[0] = mine;
+    for (int r = 1; r < size_; ++r) {
+      out[r].resize(lengths[r]);
+      for (std::size_t at = 0; at < lengths[r]; at += kPiece) {
+        const int count = static_cast<int>(std::min<std::size_t>(kPiece, lengths[r] - at));
+        PP_MPI_CHECK(MPI_Recv(out[r].data() + at, count, MPI_CHAR, r, 1, comm_, MPI_STATUS_IGNORE));
+      }
+    }
     return out;
   }
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <sys/resource.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include "pp/error.h"
 #include "pp/lowering.h"
 #include "pp/runtime/executor.h"
+#include "pp/runtime/mpi_transport.h"
 #include "pp/runtime/parameters.h"
 #include "pp/runtime/safetensors.h"
 #include "pp/runtime/stage_model.h"
@@ -56,6 +58,13 @@ void check_layout(const TrainOptions& o, const Transport& world) {
                               o.plan.stages.empty() ? 0 : o.plan.stages.front().first_layer,
                               o.plan.stages.empty() ? 0 : o.plan.stages.back().last_layer,
                               o.model.name, head, o.model.layers));
+  }
+  for (std::size_t i = 1; i < o.plan.stages.size(); ++i) {
+    if (o.plan.stages[i].first_layer != o.plan.stages[i - 1].last_layer + 1) {
+      throw_invalid(fmt::format("the plan's stage {} starts at layer {}, but stage {} ends at layer {}: "
+                                "stages must cover the layers in order, each once",
+                                i, o.plan.stages[i].first_layer, i - 1, o.plan.stages[i - 1].last_layer));
+    }
   }
   if (o.plan.global_batch != l.dp * l.microbatch_size * l.microbatches) {
     throw_invalid(fmt::format("the plan's global batch {} is not dp x micro-batch size x "
@@ -239,6 +248,7 @@ class Run {
   }
 
   int resume_step();
+  int checkpoint_step() const;
   void save(int step, TrainSummary* summary);
   void gather_timeline(const std::vector<TimelineEvent>& events, TrainSummary* summary);
 
@@ -255,12 +265,16 @@ class Run {
   std::vector<std::int32_t> inputs_, targets_;
 };
 
+// Rank 0 decides whether there is a checkpoint to resume from and at which step, and tells every
+// rank, so that all start together (a rank that cannot read the file then fails and aborts all).
 int Run::resume_step() {
+  double step = -1;
   std::error_code ec;
-  if (o_.save.empty() || !std::filesystem::exists(o_.save, ec)) return 0;
-  const auto metadata = read_safetensors_metadata(o_.save);
-  const auto it = metadata.find("step");
-  if (it == metadata.end()) throw_invalid(fmt::format("checkpoint '{}' has no step: not written by pp run", o_.save));
+  if (world_.rank() == 0 && !o_.save.empty() && std::filesystem::exists(o_.save, ec)) {
+    step = checkpoint_step();
+  }
+  world_.broadcast(&step, 1, 0);
+  if (step < 0) return 0;
   for (Chunk& c : chunks_) {
     load_safetensors(o_.save, c.parameters.get(), true);
     ParameterSet state;
@@ -268,7 +282,25 @@ int Run::resume_step() {
     load_safetensors(o_.save, &state, true);
     c.optimizer->load_state(state);
   }
-  return std::stoi(it->second);
+  return static_cast<int>(step);
+}
+
+int Run::checkpoint_step() const {
+  const auto metadata = read_safetensors_metadata(o_.save);
+  const auto step = metadata.find("step");
+  int value = -1;
+  if (step == metadata.end() ||
+      std::from_chars(step->second.data(), step->second.data() + step->second.size(), value).ec !=
+          std::errc() ||
+      value < 0) {
+    throw_invalid(fmt::format("checkpoint '{}' has no valid step: not written by pp run", o_.save));
+  }
+  const auto model = metadata.find("model");
+  if (model != metadata.end() && model->second != o_.model.name) {
+    throw_invalid(fmt::format("checkpoint '{}' is of model '{}', not '{}'", o_.save, model->second,
+                              o_.model.name));
+  }
+  return value;
 }
 
 void Run::save(int step, TrainSummary* summary) {
@@ -309,8 +341,18 @@ void Run::gather_timeline(const std::vector<TimelineEvent>& events, TrainSummary
 }  // namespace
 
 TrainSummary train(const TrainOptions& options, Transport& world) {
-  Run run(options, world);
-  return run.run();
+  try {
+    Run run(options, world);
+    return run.run();
+  } catch (const Error& e) {
+    // Abort while this rank's posted receives still have their buffers: unwinding first would
+    // free memory that MPI may yet write into.
+    if (world.size() > 1) {
+      fmt::print(stderr, "error: rank {}: {}\n", world.rank(), e.what());
+      mpi_abort(exit_code(e.category()));
+    }
+    throw;
+  }
 }
 
 }  // namespace pp

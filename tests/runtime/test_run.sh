@@ -138,6 +138,14 @@ sed 's/"n_embd": 64/"n_embd": 32/' "$HERE/../../configs/models/gpt2-tiny.json" >
 expect_failure "checkpoint with mis-shaped tensors" "expected" 1 run --plan "$TMP/single.json" --model "$TMP/narrow.json" --data "$TMP/tokens.bin" --steps 1 --load "$TMP/single.safetensors"
 expect_failure "plan that does not fit the model" "covers layers" 1 run --plan "$TMP/single.json" --model gpt2-124m --data "$TMP/tokens.bin" --steps 1
 
+python3 - "$TMP/1f1b-pp4.json" "$TMP/gap.json" <<'PY'
+import json, sys
+plan = json.load(open(sys.argv[1]))
+plan["stages"][1]["layers"][0] += 1  # drop a layer between stages 0 and 1
+json.dump(plan, open(sys.argv[2], "w"))
+PY
+expect_failure "plan whose stages leave out a layer" "stages must cover" 4 run --plan "$TMP/gap.json" --data "$TMP/tokens.bin" --steps 1
+
 # A rank killed mid-run brings the job down within seconds.
 timeout 120 mpirun -np 4 "$PP" run --plan "$TMP/1f1b-pp4.json" --data "$TMP/tokens.bin" --steps 100000 --quiet >/dev/null 2>"$TMP/kill.err" &
 job=$!
