@@ -7,7 +7,14 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 bash scripts/build.sh -DPP_BUILD_TESTS=OFF -DPP_BUILD_BENCHMARKS=OFF >/dev/null
-pp=${PP_BUILD_DIR:-build}/bin/pp
+# Installs pp on PATH (prefix /usr/local, or $PP_PREFIX) with its shipped configs.
+prefix=${PP_PREFIX:-/usr/local}
+sudo_cmd=""
+[ "$(id -u)" -ne 0 ] && [ ! -w "$prefix" ] && sudo_cmd="sudo"
+$sudo_cmd cmake --install "${PP_BUILD_DIR:-build}" --prefix "$prefix" >/dev/null
+export PATH="$prefix/bin:$PATH"
+pp=pp
+echo "installed: $(command -v pp)"
 mkdir -p out
 
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
@@ -26,14 +33,16 @@ printf '\n\033[1m$ %s\033[0m\n' "$pp simulate --schedule-file configs/schedules/
 "$pp" simulate --schedule-file configs/schedules/broken-deadlock.json || echo "(exit code $?: rejected, as it should be)"
 step "$pp" plan --model gpt3-175b --cluster dgx-a100-80gb --gpus 1024 --global-batch 1536 --seq-len 2048 --top 3
 
-# Train a small GPT-2 on 4 MPI ranks (oversubscribed on a small machine) and watch the loss fall.
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+# Train a small GPT-2 on 4 MPI ranks and watch the loss fall. --oversubscribe lets 4 ranks share
+# fewer cores; --allow-run-as-root is needed as root only.
 export OPENBLAS_NUM_THREADS=1
+mpirun_flags=(--oversubscribe)
+[ "$(id -u)" -eq 0 ] && mpirun_flags+=(--allow-run-as-root)
 step "$pp" data synth --out out/tokens.bin --tokens 200000 --vocab 512
 step "$pp" profile --model gpt2-tiny --microbatch-size 2 --seq-len 64 -o out/profile.json
 step "$pp" plan --model gpt2-tiny --cluster cpu-local --gpus 4 --global-batch 16 --seq-len 64 \
   --tp 1 --pp 4 --microbatch-size 2 --profile out/profile.json -o out/plan.json --top 3
-step mpirun -np 4 "$pp" run --plan out/plan.json --data out/tokens.bin --steps 40 \
+step mpirun "${mpirun_flags[@]}" -np 4 "$pp" run --plan out/plan.json --data out/tokens.bin --steps 40 \
   --save out/gpt2-tiny.safetensors --trace out/run-trace.json
 echo
 echo "Pictures and traces are in out/ (open the .json traces in ui.perfetto.dev)."

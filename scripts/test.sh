@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
-bash scripts/build.sh -DPP_BUILD_TESTS=ON -DPP_BUILD_BENCHMARKS=ON
+bash scripts/build.sh -DPP_BUILD_TESTS=ON -DPP_BUILD_BENCHMARKS=ON -DPP_WARNINGS_AS_ERRORS=ON
 cd "${PP_BUILD_DIR:-build}"
 ctest --output-on-failure -j "$(nproc)" "$@"

@@ -2,11 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <iostream>
 #include <memory>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "pp/error.h"
 #include "pp/file_io.h"
 #include "pp/planner/plan_simulation.h"
 #include "pp/runtime/mpi_transport.h"
@@ -32,7 +35,27 @@ Examples:
 One rank per pipeline stage times data-parallel replicas (world rank = stage x dp + replica).
 The global batch of step t is the B windows of T+1 tokens starting at token (t*B + i)*T,
 wrapping at the end of the file (docs/run.md). Exit codes: 0 trained; 2 invalid input (rank
-count, plan, data, checkpoint); 4 a file cannot be read or written; 1 internal error.)";
+count, plan, data, checkpoint, flags); 4 a file cannot be read or written; 5 training failed (the
+loss became non-finite, or a rank made no progress for --watchdog-s); 1 internal error.
+As root, or with more ranks than cores, mpirun needs --allow-run-as-root and --oversubscribe.)";
+
+// A validator for a finite number in [low, high] (CLI::Range lets nan through).
+CLI::Validator finite_in(double low, double high) {
+  return CLI::Validator(
+      [low, high](std::string& text) -> std::string {
+        double x = 0;
+        try {
+          std::size_t used = 0;
+          x = std::stod(text, &used);
+          if (used != text.size()) return "not a number: " + text;
+        } catch (const std::exception&) {
+          return "not a number: " + text;
+        }
+        if (!std::isfinite(x) || x < low || x > high) return fmt::format("{} is not a finite number in [{}, {}]", text, low, high);
+        return {};
+      },
+      fmt::format("FINITE in [{} - {}]", low, high));
+}
 
 double mean_after_first(const std::vector<double>& values) {
   if (values.size() <= 1) return values.empty() ? 0 : values.front();
@@ -41,36 +64,69 @@ double mean_after_first(const std::vector<double>& values) {
 
 void print_comparison(const Plan& plan, const TrainSummary& s, const TimelineMetrics& measured,
                       const TimelineMetrics& predicted) {
-  fmt::print("\nmeasured (last step) against predicted ({}):\n", plan.profile.empty() ? "plan" : plan.profile);
-  fmt::print("  step time    {:>10.2f} ms measured (mean after the first)  {:>10.2f} ms predicted\n",
-             mean_after_first(s.step_ms), predicted.makespan_ms);
-  fmt::print("  bubble       {:>9.1f}%  measured                      {:>9.1f}%  predicted\n",
+  const std::size_t n = s.step_ms.size();
+  fmt::print("\nmeasured against predicted ({}):\n", plan.profile.empty() ? "plan" : plan.profile);
+  fmt::print("  step time    {:>10.2f} ms measured, {}  {:>10.2f} ms predicted\n", mean_after_first(s.step_ms),
+             n > 1 ? fmt::format("mean of steps 2..{}", n) : std::string("one step, start-up included"),
+             predicted.makespan_ms);
+  fmt::print("  bubble       {:>9.1f}%  measured (last step)          {:>9.1f}%  predicted\n",
              100 * measured.bubble_fraction, 100 * predicted.bubble_fraction);
   for (std::size_t r = 0; r < measured.ranks.size() && r < predicted.ranks.size(); ++r) {
     fmt::print("    rank {:>3}  {:>9.1f}%                                {:>9.1f}%\n", r,
                100 * measured.ranks[r].bubble_fraction, 100 * predicted.ranks[r].bubble_fraction);
   }
-  fmt::print("  peak memory  {:>10.1f} MiB RSS measured (largest rank)  {:>10.1f} MiB predicted\n",
-             s.peak_rss_bytes / kMiB, plan.predicted.peak_memory_bytes / kMiB);
+  fmt::print("  memory       {:>10.1f} MiB whole-process RSS (largest rank: code, MPI and BLAS buffers, model, "
+             "activations)\n"
+             "               {:>10.1f} MiB predicted model state and activations (the plan's memory model, "
+             "which counts {})\n",
+             s.peak_rss_bytes / kMiB, plan.predicted.peak_memory_bytes / kMiB,
+             "bf16 weights with fp32 master copies and AdamW state: 16 bytes per parameter");
+}
+
+// Timings of ranks that share cores include waiting for a core: say so before anyone compares.
+void warn_if_oversubscribed(int local_ranks) {
+  const unsigned cores = std::thread::hardware_concurrency();
+  if (cores > 0 && local_ranks > static_cast<int>(cores)) {
+    fmt::print(stderr,
+               "warning: {} ranks share {} cores on this node: measured times include waiting for a core "
+               "and are not comparable with the prediction\n",
+               local_ranks, cores);
+  }
+}
+
+// Refuses, before MPI starts, flags that would be ignored or outputs that would harm an input.
+void check_run_options(const RunOptions& o) {
+  if (o.save.empty() && o.resume) throw_invalid("--resume continues from the --save checkpoint: give --save too");
+  if (o.save.empty() && o.save_every > 0) throw_invalid("--save-every writes the --save checkpoint: give --save too");
+  check_output_paths({{"--save", o.save}, {"--trace", o.trace}, {"--json", o.json ? "-" : ""}},
+                     {{"--plan", o.plan}, {"--data", o.data}, {"--load", o.load}, {"--model", o.model}});
 }
 
 nlohmann::ordered_json summary_json(const TrainSummary& s, const TimelineMetrics& measured,
                                     const TimelineMetrics& predicted, const Plan& plan) {
   const double tokens = double(plan.global_batch) * plan.seq_len;
   const double step_ms = mean_after_first(s.step_ms);
-  return {{"schema", "pp.run"},
-          {"version", 1},
-          {"first_step", s.first_step},
-          {"steps", s.first_step + static_cast<int>(s.losses.size())},
-          {"losses", s.losses},
-          {"final_loss", s.losses.empty() ? 0.0 : s.losses.back()},
-          {"step_ms", s.step_ms},
-          {"mean_step_ms", step_ms},
-          {"tokens_per_s", step_ms > 0 ? tokens / (step_ms / 1e3) : 0.0},
-          {"peak_rss_bytes", s.peak_rss_bytes},
-          {"checkpoints", s.weights},
-          {"measured", metrics_to_json(measured)},
-          {"predicted", metrics_to_json(predicted)}};
+  nlohmann::ordered_json doc = {{"schema", "pp.run"},
+                                {"version", 1},
+                                {"first_step", s.first_step},
+                                {"steps", s.first_step + static_cast<int>(s.losses.size())},
+                                {"steps_run", s.losses.size()},
+                                {"losses", s.losses},
+                                {"final_loss", nullptr},
+                                {"step_ms", s.step_ms},
+                                {"mean_step_ms", nullptr},
+                                {"tokens_per_s", nullptr},
+                                {"peak_rss_bytes", s.peak_rss_bytes},
+                                {"checkpoints", s.weights},
+                                {"measured", nullptr},
+                                {"predicted", metrics_to_json(predicted)}};
+  if (!s.losses.empty()) {  // a resumed run already at --steps ran nothing: nothing made up
+    doc["final_loss"] = s.losses.back();
+    doc["mean_step_ms"] = step_ms;
+    doc["tokens_per_s"] = tokens / (step_ms / 1e3);
+    doc["measured"] = metrics_to_json(measured);
+  }
+  return doc;
 }
 
 }  // namespace
@@ -83,29 +139,41 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--model", o->model, "GPT-2 config.json or shipped name (default: the plan's model)");
   cmd->add_option("--data", o->data, "Token file: uint16 ids, raw or with llm.c's header")->required();
   cmd->add_option("--steps", o->steps, "Optimizer steps in all")->capture_default_str()->check(CLI::Range(1, 1 << 30));
-  cmd->add_option("--lr", o->lr, "AdamW learning rate")->capture_default_str();
-  cmd->add_option("--beta1", o->beta1, "AdamW beta1")->capture_default_str();
-  cmd->add_option("--beta2", o->beta2, "AdamW beta2")->capture_default_str();
-  cmd->add_option("--eps", o->eps, "AdamW epsilon")->capture_default_str();
-  cmd->add_option("--weight-decay", o->weight_decay, "AdamW weight decay (2-D weights only)")->capture_default_str();
-  cmd->add_option("--grad-clip", o->grad_clip, "Clip the global gradient norm to this; 0: off")->capture_default_str();
+  cmd->add_option("--lr", o->lr, "AdamW learning rate")->capture_default_str()->check(finite_in(0, 1e3));
+  cmd->add_option("--beta1", o->beta1, "AdamW beta1, in [0, 1)")->capture_default_str()->check(finite_in(0, 0.999999));
+  cmd->add_option("--beta2", o->beta2, "AdamW beta2, in [0, 1)")->capture_default_str()->check(finite_in(0, 0.999999999));
+  cmd->add_option("--eps", o->eps, "AdamW epsilon (> 0)")->capture_default_str()->check(finite_in(1e-30, 1));
+  cmd->add_option("--weight-decay", o->weight_decay, "AdamW weight decay (2-D weights only)")
+      ->capture_default_str()
+      ->check(finite_in(0, 1e3));
+  cmd->add_option("--grad-clip", o->grad_clip, "Clip the global gradient norm to this; 0: off")
+      ->capture_default_str()
+      ->check(finite_in(0, 1e30));
   cmd->add_option("--init-seed", o->init_seed, "Seed of the fresh GPT-2 initialisation")->capture_default_str();
   cmd->add_option("--load", o->load, "Initial weights (safetensors with Hugging Face GPT-2 names)");
   cmd->add_option("--save", o->save, "Checkpoint to write (safetensors), atomically");
-  cmd->add_option("--save-every", o->save_every, "Also write the checkpoint every N steps")->check(CLI::NonNegativeNumber);
-  cmd->add_flag("--resume", o->resume, "Continue from --save when it exists");
+  cmd->add_option("--save-every", o->save_every, "Also write the checkpoint every N steps (needs --save)")
+      ->check(CLI::Range(0, 1 << 30));
+  cmd->add_flag("--resume", o->resume, "Continue from --save when it exists (needs --save)");
   cmd->add_option("--trace", o->trace, "Write the measured timeline of the last step (Chrome/Perfetto)");
   cmd->add_flag("--json", o->json, "Print a JSON summary on stdout at the end");
   cmd->add_flag("--quiet", o->quiet, "No progress lines");
   cmd->add_option("--recv-lookahead", o->recv_lookahead, "Receives posted ahead of their use")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--watchdog-s", o->watchdog_s,
+                  "End the job when a rank waits this long (seconds) for another; 0: never")
+      ->capture_default_str()
+      ->check(finite_in(0, 1e7));
   cmd->callback([o] { run_run(*o); });
 }
 
 void run_run(const RunOptions& o) {
+  check_run_options(o);
   mpi_initialize(nullptr, nullptr);
   std::unique_ptr<Transport> world = mpi_world();
+  const int local_ranks = mpi_node_local_size();
+  if (world->rank() == 0) warn_if_oversubscribed(local_ranks);
   TrainOptions t;
   t.plan = load_plan(o.plan);
   t.model = load_model(o.model.empty() ? t.plan.model : o.model);
@@ -120,14 +188,15 @@ void run_run(const RunOptions& o) {
   t.resume = o.resume;
   t.recv_lookahead = o.recv_lookahead;
   t.progress = !o.quiet && !o.json;
+  t.watchdog_s = o.watchdog_s;
   const TrainSummary summary = train(t, *world);
   if (world->rank() == 0) {
     const TimelineMetrics measured = compute_metrics(summary.last_step);
     const TimelineMetrics predicted = simulate_plan(t.plan).metrics;
-    if (!o.trace.empty()) write_file_atomically(o.trace, chrome_trace_json(summary.last_step, measured));
+    if (!o.trace.empty() && !summary.losses.empty()) write_file_atomically(o.trace, chrome_trace_json(summary.last_step, measured));
     if (o.json) {
       std::cout << summary_json(summary, measured, predicted, t.plan).dump(2) << "\n";
-    } else if (!o.quiet) {
+    } else if (!o.quiet && !summary.losses.empty()) {
       print_comparison(t.plan, summary, measured, predicted);
     }
   }

@@ -23,6 +23,7 @@ struct RunOptions {
   bool json = false;
   bool quiet = false;
   int recv_lookahead = 8;
+  double watchdog_s = 600;
 };
 
 void add_run_command(CLI::App& app);

@@ -7,6 +7,7 @@ int exit_code(ErrorCategory category) {
     case ErrorCategory::kInvalidInput: return 2;
     case ErrorCategory::kInfeasible: return 3;
     case ErrorCategory::kIo: return 4;
+    case ErrorCategory::kRuntime: return 5;
     case ErrorCategory::kInternal: return 1;
   }
   return 1;
@@ -17,5 +18,7 @@ void throw_invalid(const std::string& message) {
 }
 
 void throw_io(const std::string& message) { throw Error(ErrorCategory::kIo, message); }
+
+void throw_runtime(const std::string& message) { throw Error(ErrorCategory::kRuntime, message); }
 
 }  // namespace pp

@@ -74,6 +74,13 @@ ModelConfig parse_model_config(const std::string& text, const std::string& origi
 
 std::string config_dir() {
   if (const char* dir = std::getenv("PP_CONFIG_DIR"); dir != nullptr && *dir != '\0') return dir;
+  // An installed pp (cmake --install) finds its configs at <prefix>/share/pp/configs.
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const std::filesystem::path installed = exe.parent_path().parent_path() / "share" / "pp" / "configs";
+    if (std::filesystem::is_directory(installed, ec)) return installed.string();
+  }
   return PP_SOURCE_CONFIG_DIR;
 }
 

@@ -31,7 +31,7 @@ class Parser {
     json doc;
     try {
       doc = json::parse(text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // syntax, or a number out of range (1e400)
       fail("", "not valid JSON: " + without_exception_prefix(e.what()));
     }
     if (!doc.is_object()) fail("", "the top level must be a JSON object");

@@ -138,7 +138,10 @@ class MpiTransport : public Transport {
 void mpi_initialize(int* argc, char*** argv) {
   int initialized = 0;
   MPI_Initialized(&initialized);
-  if (!initialized) MPI_Init(argc, argv);
+  // FUNNELED: only the main thread makes MPI calls; the progress watchdog's thread may still
+  // call MPI_Abort to end a stuck job.
+  int provided = 0;
+  if (!initialized) MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
 }
 
 bool mpi_initialized() {
@@ -163,6 +166,16 @@ int mpi_world_size() {
 
 void mpi_finalize() {
   if (mpi_initialized()) MPI_Finalize();
+}
+
+int mpi_node_local_size() {
+  if (!mpi_initialized()) return 1;
+  MPI_Comm node = MPI_COMM_NULL;
+  if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS) return 1;
+  int size = 1;
+  MPI_Comm_size(node, &size);
+  MPI_Comm_free(&node);
+  return size;
 }
 
 void mpi_abort(int code) {

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <charconv>
+#include <cmath>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include <memory>
 
 #include "pp/error.h"
+#include "pp/file_io.h"
 #include "pp/lowering.h"
 #include "pp/runtime/executor.h"
 #include "pp/runtime/mpi_transport.h"
@@ -21,6 +23,8 @@
 #include "pp/schedule_generators.h"
 #include "pp/validator.h"
 #include "tensor_exchange.h"
+#include "train/checkpoint_gather.h"
+#include "train/watchdog.h"
 
 namespace pp {
 namespace {
@@ -77,15 +81,15 @@ void check_layout(const TrainOptions& o, const Transport& world) {
   }
 }
 
-Groups make_groups(Transport& world, const Schedule& schedule, int stage, int replica) {
+Groups make_groups(Transport& world, const Schedule& schedule, int stage, int replica, Watchdog* dog) {
   Groups g;
-  g.pipeline = world.split(replica, stage);
-  g.data = world.split(stage, replica);
+  g.pipeline = watched(world.split(replica, stage), dog, "pipeline", "stage");
+  g.data = watched(world.split(stage, replica), dog, "data-parallel", "replica");
   const StageMap map = make_stage_map(schedule);
   const int first = map.rank_of_stage.front();
   const int last = map.rank_of_stage.back();
   const bool holds_tied = first != last && (stage == first || stage == last);
-  g.tied = world.split(holds_tied ? replica : -1, stage);
+  g.tied = watched(world.split(holds_tied ? replica : -1, stage), dog, "tied-embedding", "stage");
   return g;
 }
 
@@ -156,14 +160,18 @@ double peak_rss_bytes() {
 
 class Run {
  public:
-  Run(const TrainOptions& o, Transport& world) : o_(o), world_(world) {
+  Run(const TrainOptions& o, Transport& world, Watchdog* dog) : o_(o), world_(world) {
     check_layout(o, world);
     const Layout& l = o.plan.layout;
     stage_ = world.rank() / l.dp;
     replica_ = world.rank() % l.dp;
     schedule_ = lower_communication(generate_schedule(l.schedule, {l.pp, l.microbatches, l.virtual_stages}));
     data_ = std::make_unique<TokenData>(TokenData::open(o.data));
-    groups_ = make_groups(world, schedule_, stage_, replica_);
+    if (world.rank() == 0) {
+      data_->check_vocabulary(o.model.vocab);
+      if (!o.save.empty()) remove_stale_temporaries(o.save);
+    }
+    groups_ = make_groups(world, schedule_, stage_, replica_, dog);
     chunks_ = make_chunks(o, schedule_, stage_);
     first_step_ = o.resume ? resume_step() : 0;
     ExecutorSetup setup;
@@ -191,6 +199,11 @@ class Run {
       double loss = record.loss_sum;
       world_.allreduce_sum(&loss, 1);
       loss /= double(o_.plan.global_batch) * o_.plan.seq_len;
+      if (!std::isfinite(loss)) {
+        throw_runtime(fmt::format("the loss became {} at step {}: training diverged (a lower --lr, --grad-clip, "
+                                  "or other data may help); nothing after the last checkpoint is saved",
+                                  loss, step + 1));
+      }
       const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
       summary.losses.push_back(loss);
       summary.step_ms.push_back(ms);
@@ -215,6 +228,7 @@ class Run {
 
  private:
   StepRecord one_step(int step) {
+    current_step_ = step;
     const Layout& l = o_.plan.layout;
     data_->global_batch(step, o_.plan.global_batch, o_.plan.seq_len, &inputs_, &targets_);
     const std::size_t rows_per_replica = std::size_t(l.microbatch_size) * l.microbatches;
@@ -234,9 +248,17 @@ class Run {
     });
   }
 
+  // The norm is taken even without clipping: a non-finite gradient stops the run before it can
+  // reach the weights (and from there a checkpoint). Every rank of the pipeline sees the same sum.
   void optimizer_step() {
-    float scale = 1.0f;
-    if (o_.grad_clip > 0) scale = clip_scale(global_squared_norm(chunks_, *groups_.pipeline), o_.grad_clip);
+    const double squared_norm = global_squared_norm(chunks_, *groups_.pipeline);
+    if (!std::isfinite(squared_norm)) {
+      throw_runtime(fmt::format("the gradients became non-finite at step {}: training diverged (a lower --lr, "
+                                "--grad-clip, or other data may help); the weights are left as they were after "
+                                "step {} and nothing after the last checkpoint is saved",
+                                current_step_ + 1, current_step_));
+    }
+    const float scale = o_.grad_clip > 0 ? clip_scale(squared_norm, o_.grad_clip) : 1.0f;
     for (Chunk& c : chunks_) c.optimizer->step(c.parameters.get(), scale);
   }
 
@@ -250,6 +272,7 @@ class Run {
   int resume_step();
   int checkpoint_step() const;
   void save(int step, TrainSummary* summary);
+  void refuse_non_finite(const std::vector<const Tensor*>& tensors, int step);
   void gather_timeline(const std::vector<TimelineEvent>& events, TrainSummary* summary);
 
   const TrainOptions& o_;
@@ -257,6 +280,7 @@ class Run {
   int stage_ = 0;
   int replica_ = 0;
   int first_step_ = 0;
+  int current_step_ = 0;
   Schedule schedule_;
   std::unique_ptr<TokenData> data_;
   Groups groups_;
@@ -289,10 +313,10 @@ int Run::checkpoint_step() const {
   const auto metadata = read_safetensors_metadata(o_.save);
   const auto step = metadata.find("step");
   int value = -1;
-  if (step == metadata.end() ||
-      std::from_chars(step->second.data(), step->second.data() + step->second.size(), value).ec !=
-          std::errc() ||
-      value < 0) {
+  const char* end = step == metadata.end() ? nullptr : step->second.data() + step->second.size();
+  const auto parsed = step == metadata.end() ? std::from_chars_result{nullptr, std::errc::invalid_argument}
+                                             : std::from_chars(step->second.data(), end, value);
+  if (parsed.ec != std::errc() || parsed.ptr != end || value < 0) {
     throw_invalid(fmt::format("checkpoint '{}' has no valid step: not written by pp run", o_.save));
   }
   const auto model = metadata.find("model");
@@ -303,26 +327,50 @@ int Run::checkpoint_step() const {
   return value;
 }
 
+// A checkpoint is written only when every rank's tensors are finite, so the last checkpoint on
+// disk is always a good one. Collective over the world.
+void Run::refuse_non_finite(const std::vector<const Tensor*>& tensors, int step) {
+  double bad = 0;
+  std::string example;
+  for (const Tensor* t : tensors) {
+    for (float x : t->data) {
+      if (!std::isfinite(x)) {
+        if (example.empty()) example = t->name;
+        bad += 1;
+      }
+    }
+  }
+  const double mine = bad;
+  world_.allreduce_sum(&bad, 1);
+  if (bad > 0) {
+    throw_runtime(fmt::format("after step {} {} values of the weights or optimizer state are not finite{}: "
+                              "training diverged; the checkpoint is not written, the last one is kept",
+                              step, bad, mine > 0 ? fmt::format(" (here: '{}')", example) : std::string()));
+  }
+}
+
 void Run::save(int step, TrainSummary* summary) {
-  // Replica 0's ranks hold every tensor once (the tied wte twice, equal): gather at world rank 0.
+  // Replica 0's ranks hold every tensor once; the head's copy of the tied wte (and its optimizer
+  // state) is left to the embedding's rank.
   std::vector<const Tensor*> mine;
   std::vector<Tensor> optimizer_state;
   if (replica_ == 0) {
     for (Chunk& c : chunks_) {
-      for (const Tensor& t : c.parameters->tensors) mine.push_back(&t);
-      for (Tensor& t : c.optimizer->state_tensors()) optimizer_state.push_back(std::move(t));
+      const bool tied_copy = c.first_layer != 0;
+      for (const Tensor& t : c.parameters->tensors) {
+        if (!(tied_copy && t.name == "wte.weight")) mine.push_back(&t);
+      }
+      for (Tensor& t : c.optimizer->state_tensors()) {
+        if (!(tied_copy && t.name.rfind("wte.weight.", 0) == 0)) optimizer_state.push_back(std::move(t));
+      }
     }
   }
   for (const Tensor& t : optimizer_state) mine.push_back(&t);
-  const std::vector<std::string> all = world_.gather_bytes(serialize_tensors(mine));
-  if (world_.rank() != 0) return;
-  std::vector<Tensor> tensors = deserialize_unique_tensors(all);
-  std::vector<const Tensor*> pointers;
-  for (const Tensor& t : tensors) pointers.push_back(&t);
-  save_safetensors(o_.save, pointers,
-                   {{"format", "pt"}, {"writer", "pp run"}, {"step", std::to_string(step)},
-                    {"model", o_.model.name}});
-  summary->weights.push_back(o_.save);
+  refuse_non_finite(mine, step);
+  save_gathered_checkpoint(world_, mine, o_.save,
+                           {{"format", "pt"}, {"writer", "pp run"}, {"step", std::to_string(step)},
+                            {"model", o_.model.name}});
+  if (world_.rank() == 0) summary->weights.push_back(o_.save);
 }
 
 void Run::gather_timeline(const std::vector<TimelineEvent>& events, TrainSummary* summary) {
@@ -342,7 +390,9 @@ void Run::gather_timeline(const std::vector<TimelineEvent>& events, TrainSummary
 
 TrainSummary train(const TrainOptions& options, Transport& world) {
   try {
-    Run run(options, world);
+    Watchdog dog(options.watchdog_s, world.rank());
+    const std::unique_ptr<Transport> watched_world = watched(world, &dog, "world", "rank");
+    Run run(options, *watched_world, &dog);
     return run.run();
   } catch (const Error& e) {
     // Abort while this rank's posted receives still have their buffers: unwinding first would

@@ -25,10 +25,10 @@ Timeline sample() {
     t.events.push_back({1, Lane::kCompute, ActionKind::kForward, mb, 0, -1, f0 + 1.5, f0 + 2.5, -1});
   }
   for (int mb = 0; mb < 2; ++mb) {
-    t.events.push_back({1, Lane::kCompute, ActionKind::kBackward, mb, 0, -1, 3.5 + 2 * mb, 5.5 + 2 * mb, -1});
-    t.events.push_back({1, Lane::kComm, ActionKind::kSendGradient, mb, 0, 0, 5.5 + 2 * mb, 6 + 2 * mb, flow});
-    t.events.push_back({0, Lane::kComm, ActionKind::kRecvGradient, mb, 0, 1, 2 + 4 * mb, 6 + 2 * mb, flow++});
-    t.events.push_back({0, Lane::kCompute, ActionKind::kBackward, mb, 0, -1, 6 + 2 * mb, 8 + 2 * mb, -1});
+    t.events.push_back({1, Lane::kCompute, ActionKind::kBackward, mb, 0, -1, 3.5 + 2.0 * mb, 5.5 + 2.0 * mb, -1});
+    t.events.push_back({1, Lane::kComm, ActionKind::kSendGradient, mb, 0, 0, 5.5 + 2.0 * mb, 6.0 + 2 * mb, flow});
+    t.events.push_back({0, Lane::kComm, ActionKind::kRecvGradient, mb, 0, 1, 2.0 + 4 * mb, 6.0 + 2 * mb, flow++});
+    t.events.push_back({0, Lane::kCompute, ActionKind::kBackward, mb, 0, -1, 6.0 + 2 * mb, 8.0 + 2 * mb, -1});
   }
   return t;
 }
@@ -43,7 +43,9 @@ TEST(Gantt, FitsTheWidthWithARowPerRank) {
     const std::size_t limit = std::clamp(width, 80, 200);
     while (std::getline(lines, line)) {
       if (line.rfind("r", 0) == 0 && line.find('|') != std::string::npos) ++rows;
-      if (line.find("F forward") == std::string::npos) EXPECT_LE(line.size(), limit) << line;
+      if (line.find("F forward") == std::string::npos) {
+        EXPECT_LE(line.size(), limit) << line;
+      }
     }
     EXPECT_EQ(rows, 2);
     EXPECT_NE(chart.find("F0"), std::string::npos);
@@ -67,7 +69,9 @@ TEST(ChromeTrace, SlicesFlowsCountersAndMetadata) {
     finishes += ph == "f";
     counters += ph == "C";
     names += ph == "M";
-    if (ph == "X") EXPECT_GE(e.at("dur").get<double>(), 0);
+    if (ph == "X") {
+      EXPECT_GE(e.at("dur").get<double>(), 0);
+    }
   }
   EXPECT_EQ(slices, static_cast<int>(t.events.size()));
   EXPECT_EQ(starts, 4);

@@ -11,6 +11,8 @@ enum class ErrorCategory {
   kInvalidInput,  // a bad flag, field, file content or schedule: exit 2
   kInfeasible,    // the request is well-formed but nothing satisfies it: exit 3
   kIo,            // a file could not be read or written: exit 4
+  kRuntime,       // a run failed while training: a rank stopped making progress, the loss
+                  // became non-finite: exit 5
   kInternal,      // a bug in pp: exit 1
 };
 
@@ -30,5 +32,6 @@ class Error : public std::runtime_error {
 // Shorthands for the common cases.
 [[noreturn]] void throw_invalid(const std::string& message);
 [[noreturn]] void throw_io(const std::string& message);
+[[noreturn]] void throw_runtime(const std::string& message);
 
 }  // namespace pp

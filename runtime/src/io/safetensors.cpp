@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "atomic_writer.h"
+#include "pp/file_io.h"
 #include "mapped_file.h"
 #include "pp/error.h"
 #include "safetensors_header.h"
@@ -41,14 +41,14 @@ void check_savable(const std::vector<const Tensor*>& tensors) {
 
 // The header JSON, padded with spaces to a multiple of 8 bytes (as the reference writer does) so
 // the data that follows is aligned.
-std::string header_text(const std::vector<const Tensor*>& tensors,
+std::string header_text(const std::vector<TensorInfo>& tensors,
                         const std::map<std::string, std::string>& metadata) {
   nlohmann::json header = nlohmann::json::object();
   std::uint64_t offset = 0;
-  for (const Tensor* t : tensors) {
-    const std::uint64_t bytes = t->data.size() * sizeof(float);
-    header[t->name] = {
-        {"dtype", "F32"}, {"shape", t->shape}, {"data_offsets", {offset, offset + bytes}}};
+  for (const TensorInfo& t : tensors) {
+    const std::uint64_t bytes = static_cast<std::uint64_t>(element_count(t.shape)) * sizeof(float);
+    header[t.name] = {
+        {"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   if (!metadata.empty()) header["__metadata__"] = metadata;
@@ -116,14 +116,47 @@ void check_entry(const SafetensorsEntry& e, const Tensor& t, const std::string& 
 void save_safetensors(const std::string& path, const std::vector<const Tensor*>& tensors,
                       const std::map<std::string, std::string>& metadata) {
   check_savable(tensors);
-  const std::string text = header_text(tensors, metadata);
+  std::vector<TensorInfo> infos;
+  for (const Tensor* t : tensors) infos.push_back({t->name, t->shape});
+  SafetensorsStreamWriter out(path, std::move(infos), metadata);
+  for (const Tensor* t : tensors) out.write_next(t->data.data(), t->data.size());
+  out.commit();
+}
+
+struct SafetensorsStreamWriter::File {
+  explicit File(const std::string& path) : out(path) {}
+  AtomicFileWriter out;
+};
+
+SafetensorsStreamWriter::SafetensorsStreamWriter(const std::string& path, std::vector<TensorInfo> tensors,
+                                                 const std::map<std::string, std::string>& metadata)
+    : file_(std::make_unique<File>(path)), tensors_(std::move(tensors)) {
+  std::set<std::string> names;
+  for (const TensorInfo& t : tensors_) {
+    if (!names.insert(t.name).second || t.name == "__metadata__") {
+      throw Error(ErrorCategory::kInternal, "safetensors writer: duplicate tensor " + t.name);
+    }
+  }
+  const std::string text = header_text(tensors_, metadata);
   unsigned char length[8];
   for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(text.size() >> (8 * i));
-  AtomicFileWriter out(path);
-  out.write(length, sizeof length);
-  out.write(text.data(), text.size());
-  for (const Tensor* t : tensors) out.write(t->data.data(), t->data.size() * sizeof(float));
-  out.commit();
+  file_->out.write(length, sizeof length);
+  file_->out.write(text);
+}
+
+SafetensorsStreamWriter::~SafetensorsStreamWriter() = default;
+
+void SafetensorsStreamWriter::write_next(const float* data, std::size_t count) {
+  if (next_ >= tensors_.size() || static_cast<std::int64_t>(count) != element_count(tensors_[next_].shape)) {
+    throw Error(ErrorCategory::kInternal, "safetensors writer: data out of order or mis-sized");
+  }
+  file_->out.write(data, count * sizeof(float));
+  ++next_;
+}
+
+void SafetensorsStreamWriter::commit() {
+  if (next_ != tensors_.size()) throw Error(ErrorCategory::kInternal, "safetensors writer: tensors missing");
+  file_->out.commit();
 }
 
 void load_safetensors(const std::string& path, ParameterSet* into, bool strict) {

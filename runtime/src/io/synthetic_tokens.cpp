@@ -2,7 +2,7 @@
 
 #include <random>
 
-#include "atomic_writer.h"
+#include "pp/file_io.h"
 #include "pp/error.h"
 #include "pp/runtime/token_data.h"
 

@@ -19,6 +19,8 @@ bool mpi_initialized();
 // This process's rank and the job's size in MPI_COMM_WORLD; 0 and 1 when MPI is not running.
 int mpi_world_rank();
 int mpi_world_size();
+// The ranks of the job on this node (1 when MPI is not running). Collective over the world.
+int mpi_node_local_size();
 
 // The world communicator.
 std::unique_ptr<Transport> mpi_world();

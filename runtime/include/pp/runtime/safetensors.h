@@ -11,7 +11,9 @@
 // missing or mis-shaped tensor, an unsupported dtype. Headers are treated as hostile (length
 // capped at 100 MB, every offset checked): bad content never reads out of bounds.
 
+#include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,6 +26,32 @@ namespace pp {
 // data must hold product(shape) floats (else pp::Error(kInternal)).
 void save_safetensors(const std::string& path, const std::vector<const Tensor*>& tensors,
                       const std::map<std::string, std::string>& metadata);
+
+// A tensor's name and shape, known before its data.
+struct TensorInfo {
+  std::string name;
+  std::vector<std::int64_t> shape;
+};
+
+// Streams a safetensors file whose tensors are known up front and whose data arrives in that
+// order, one tensor after another, so a checkpoint gathered from many ranks never has to be held
+// in memory whole. Atomic as save_safetensors: nothing appears at `path` before commit().
+// write_next() with the wrong element count, or commit() before every tensor is written, is
+// pp::Error(kInternal).
+class SafetensorsStreamWriter {
+ public:
+  SafetensorsStreamWriter(const std::string& path, std::vector<TensorInfo> tensors,
+                          const std::map<std::string, std::string>& metadata);
+  ~SafetensorsStreamWriter();
+  void write_next(const float* data, std::size_t count);
+  void commit();
+
+ private:
+  struct File;
+  std::unique_ptr<File> file_;
+  std::vector<TensorInfo> tensors_;
+  std::size_t next_ = 0;
+};
 
 // Fills the data of every tensor of `into` from the file tensor of the same name, or of the name
 // with a "transformer." prefix (Hugging Face GPT2LMHeadModel files). Converts F16 and BF16 to

@@ -13,30 +13,38 @@
 
 namespace pp {
 
-class MappedFile;
-
 class TokenData {
  public:
-  // Maps the file. Errors: pp::Error(kIo) when it cannot be read; pp::Error(kInvalidInput)
-  // naming it for an odd byte count, no tokens, or an llm.c header that is not version 1 or
-  // whose count does not match the file size.
+  // Opens the file; windows are read with pread as they are needed (no memory map, so a file
+  // truncated under a running job is an error, not SIGBUS). Errors: pp::Error(kIo) when it
+  // cannot be read; pp::Error(kInvalidInput) naming it for an odd byte count, no tokens, or an
+  // llm.c header that is not version 1 or whose count does not match the file size.
   static TokenData open(const std::string& path);
+
+  // Reads the whole file once and throws pp::Error(kInvalidInput) naming the first token id
+  // >= vocab with its byte offset in the file, so bad data is found before training starts.
+  void check_vocabulary(long long vocab) const;
 
   std::size_t size() const { return count_; }  // tokens
   bool has_llmc_header() const { return offset_ != 0; }
   const std::string& path() const { return path_; }
-  std::uint16_t token(std::size_t index) const;  // index < size()
+  std::uint16_t token(std::size_t index) const;  // index < size(); one read, for tests
 
   // The global batch of `step` (>= 0): window i (0 <= i < batch) is the seq_len + 1 tokens from
   // token (step * batch + i) * seq_len on, indices taken modulo size() (wrapping at the end).
   // inputs (batch, seq_len) are each window's first seq_len tokens, targets (batch, seq_len) its
   // last seq_len; both row-major, resized here. A micro-batch is a contiguous slice of rows.
-  // Throws pp::Error(kInvalidInput) naming the file when it has fewer than seq_len + 1 tokens.
+  // Throws pp::Error(kInvalidInput) naming the file when it has fewer than seq_len + 1 tokens,
+  // pp::Error(kIo) when the file shrank since open().
   void global_batch(std::int64_t step, int batch, int seq_len, std::vector<std::int32_t>* inputs,
                     std::vector<std::int32_t>* targets) const;
 
  private:
-  std::shared_ptr<const MappedFile> file_;
+  // Reads tokens [first, first + count) (no wrapping) into `out` as ids.
+  void read_tokens(std::size_t first, std::size_t count, std::int32_t* out) const;
+  void read_bytes(std::size_t offset, std::size_t count, unsigned char* out) const;
+
+  std::shared_ptr<const int> fd_;  // closed when the last copy goes
   std::string path_;
   std::size_t offset_ = 0;  // bytes before the first token
   std::size_t count_ = 0;

@@ -29,6 +29,7 @@ struct TrainOptions {
   bool resume = false;          // continue from `save` when it exists
   int recv_lookahead = 8;
   bool progress = true;         // a line per step on world rank 0 (stderr)
+  double watchdog_s = 600;      // end the job when a rank waits this long for another; 0: off
 };
 
 struct TrainSummary {
@@ -41,8 +42,10 @@ struct TrainSummary {
 };
 
 // Collective over `world`. Throws pp::Error (kInvalidInput) for a rank count that does not match
-// the plan, a plan that does not fit the model, a missing or short token file, a checkpoint with
-// missing or mis-shaped tensors.
+// the plan, a plan that does not fit the model, a missing or short token file or one with a token
+// outside the vocabulary, a checkpoint with missing or mis-shaped tensors; pp::Error(kRuntime)
+// when the loss becomes non-finite (nothing is saved after the last good checkpoint). A rank that
+// waits longer than watchdog_s for another ends the job (exit 5).
 TrainSummary train(const TrainOptions& options, Transport& world);
 
 }  // namespace pp

@@ -1,0 +1,151 @@
+#include "watchdog.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include "pp/error.h"
+#include "pp/runtime/mpi_transport.h"
+
+namespace pp {
+
+Watchdog::Watchdog(double limit_s, int world_rank) : limit_s_(limit_s), world_rank_(world_rank) {
+  if (limit_s_ > 0) thread_ = std::thread([this] { watch(); });
+}
+
+Watchdog::~Watchdog() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Watchdog::waiting(std::string what) {
+  if (limit_s_ <= 0) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  waiting_ = true;
+  what_ = std::move(what);
+  since_ = std::chrono::steady_clock::now();
+}
+
+void Watchdog::progressed() {
+  if (limit_s_ <= 0) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  waiting_ = false;
+}
+
+void Watchdog::watch() {
+  const auto tick = std::chrono::duration<double>(std::min(1.0, limit_s_ / 4));
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!stop_) {
+    wake_.wait_for(lock, tick);
+    if (stop_ || !waiting_) continue;
+    const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - since_).count();
+    if (waited < limit_s_) continue;
+    std::fprintf(stderr,
+                 "error: rank %d: no progress for %.0f s: waiting for %s; that rank may be stopped, hung or "
+                 "far slower than this one (--watchdog-s sets the limit, 0 turns it off)\n",
+                 world_rank_, waited, what_.c_str());
+    std::fflush(stderr);
+    mpi_abort(exit_code(ErrorCategory::kRuntime));
+  }
+}
+
+namespace {
+
+class WatchedTransport : public Transport {
+ public:
+  WatchedTransport(std::unique_ptr<Transport> owned, Transport* inner, Watchdog* dog, std::string group,
+                   std::string peer_name)
+      : owned_(std::move(owned)), inner_(inner), dog_(dog), group_(std::move(group)),
+        peer_name_(std::move(peer_name)) {}
+
+  int rank() const override { return inner_->rank(); }
+  int size() const override { return inner_->size(); }
+
+  Request isend(int peer, const float* data, std::size_t count) override {
+    const Request r = inner_->isend(peer, data, count);
+    peers_[r] = {peer, true};
+    return r;
+  }
+  Request irecv(int peer, float* data, std::size_t count) override {
+    const Request r = inner_->irecv(peer, data, count);
+    peers_[r] = {peer, false};
+    return r;
+  }
+  void wait(Request request) override {
+    const auto it = peers_.find(request);
+    std::string what = "a message";
+    if (it != peers_.end()) {
+      what = fmt::format("{} {} {} (in the {} group)", it->second.sending ? "a send to" : "a message from",
+                         peer_name_, it->second.peer, group_);
+      peers_.erase(it);
+    }
+    guarded(std::move(what), [&] { inner_->wait(request); });
+  }
+  void allreduce_sum(float* data, std::size_t count) override {
+    guarded(collective("a sum"), [&] { inner_->allreduce_sum(data, count); });
+  }
+  void allreduce_sum(double* data, std::size_t count) override {
+    guarded(collective("a sum"), [&] { inner_->allreduce_sum(data, count); });
+  }
+  void broadcast(double* data, std::size_t count, int root) override {
+    guarded(collective("a broadcast"), [&] { inner_->broadcast(data, count, root); });
+  }
+  void barrier() override {
+    guarded(collective("a barrier"), [&] { inner_->barrier(); });
+  }
+  std::unique_ptr<Transport> split(int color, int key) override {
+    std::unique_ptr<Transport> child;
+    guarded(collective("a group split"), [&] { child = inner_->split(color, key); });
+    return child;  // the caller wraps it with the group's own name
+  }
+  std::vector<std::string> gather_bytes(const std::string& mine) override {
+    std::vector<std::string> all;
+    guarded(collective("a gather"), [&] { all = inner_->gather_bytes(mine); });
+    return all;
+  }
+
+ private:
+  struct Peer {
+    int peer = -1;
+    bool sending = false;
+  };
+
+  std::string collective(const char* kind) const {
+    return fmt::format("{} over the {} group ({} ranks); some rank of it has not joined", kind, group_, size());
+  }
+
+  template <typename F>
+  void guarded(std::string what, F&& call) {
+    dog_->waiting(std::move(what));
+    call();
+    dog_->progressed();
+  }
+
+  std::unique_ptr<Transport> owned_;
+  Transport* inner_;
+  Watchdog* dog_;
+  std::string group_;
+  std::string peer_name_;
+  std::map<Request, Peer> peers_;
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> watched(std::unique_ptr<Transport> inner, Watchdog* dog, std::string group,
+                                   std::string peer_name) {
+  if (inner == nullptr) return nullptr;
+  Transport* raw = inner.get();
+  return std::make_unique<WatchedTransport>(std::move(inner), raw, dog, std::move(group), std::move(peer_name));
+}
+
+std::unique_ptr<Transport> watched(Transport& inner, Watchdog* dog, std::string group, std::string peer_name) {
+  return std::make_unique<WatchedTransport>(nullptr, &inner, dog, std::move(group), std::move(peer_name));
+}
+
+}  // namespace pp
