@@ -1,7 +1,6 @@
 #include "pp/runtime/layer_profiler.h"
 
 #include <fmt/format.h>
-#include <malloc.h>
 
 #include <algorithm>
 #include <chrono>
@@ -17,8 +16,6 @@ namespace {
 double now_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
-
-double allocated_bytes() { return static_cast<double>(mallinfo2().uordblks); }
 
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
@@ -44,20 +41,20 @@ LayerMeasurement measure_layer(const ModelConfig& model, int layer, const Profil
   for (float& x : input) x = normal(rng);
   for (float& x : grad_output) x = normal(rng) * 1e-3f;
   std::vector<Sample> samples;
-  for (int r = 0; r <= o.repeats; ++r) {  // r = 0 warms up
+  for (int r = 0; r < o.warmups + o.repeats; ++r) {
+    const int mb = 0;  // one id, as each step of a run reuses its ids
     Sample s{};
-    const double before = allocated_bytes();
     double t = now_ms();
-    stage.forward(r, ids.data(), input.data(), targets.data(), output.data());
+    stage.forward(mb, ids.data(), input.data(), targets.data(), output.data());
     s.fwd_ms = now_ms() - t;
-    s.activation_bytes = std::max(0.0, allocated_bytes() - before);
+    s.activation_bytes = static_cast<double>(stage.cached_bytes());
     t = now_ms();
-    stage.backward_input(r, grad_output.data(), 1.0f / tokens, grad_input.data());
+    stage.backward_input(mb, grad_output.data(), 1.0f / tokens, grad_input.data());
     s.input_grad_ms = now_ms() - t;
     t = now_ms();
-    stage.backward_weight(r);
+    stage.backward_weight(mb);
     s.wgrad_ms = now_ms() - t;
-    if (r > 0) samples.push_back(s);
+    if (r >= o.warmups) samples.push_back(s);
   }
   auto pick = [&](double Sample::*field) {
     std::vector<double> v;
@@ -82,6 +79,7 @@ MeasuredProfile profile_layers(const ModelConfig& model, const ProfilerOptions& 
     throw_invalid(fmt::format("--seq-len {} exceeds the model's {} positions", o.seq_len, model.max_positions));
   }
   if (o.microbatch_size < 1 || o.repeats < 1) throw_invalid("--microbatch-size and --repeats must be at least 1");
+  if (o.warmups < 0) throw_invalid("the profiler's warm-up count must be 0 or more");
   MeasuredProfile profile;
   profile.microbatch_size = o.microbatch_size;
   profile.seq_len = o.seq_len;
