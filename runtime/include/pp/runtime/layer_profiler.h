@@ -3,10 +3,15 @@
 // weight-gradient time per micro-batch and the memory a micro-batch's activations hold, for the
 // profile file `pp plan --profile` reads (docs/profile-format.md).
 //
-// Each layer runs as a one-layer StageModel, the code `pp run` runs, in the run's steady state:
-// warm-up micro-batches first, so that the timed ones reuse the stage's pooled buffers as every
-// micro-batch after a run's first step does. Activation bytes are what the stage holds for a
-// micro-batch between its forward and its backward (StageModel::cached_bytes).
+// The layers run as a chain of one-layer StageModels (the code `pp run` runs), one micro-batch
+// passing through all of them as through a run's stage: the forward of every layer, then the input
+// gradients from the head down, then the weight gradients, each call timed on its own. So a
+// layer's backward finds its activations where a run finds them (out of the nearest caches, the
+// other layers having run since), not hot from its own forward; measuring a layer alone, repeated,
+// read half the time a run takes. Warm-up passes come first, so that the timed ones reuse the
+// stages' pooled buffers as every step after a run's first does. Activation bytes are what a stage
+// holds for a micro-batch between its forward and its backward (StageModel::cached_bytes).
+// Memory: the whole model's parameters and gradients, and one micro-batch's activations.
 
 #include <cstdint>
 
