@@ -1,22 +1,41 @@
 // The CPU GPT-2 stage model: gradients against finite differences per layer kind and for the whole
 // model, split backward (I then W) against full backward, a pipeline of stages against one stage,
-// checkpointing, cache release, determinism and a known loss value.
+// checkpointing, cache release, determinism, buffer reuse (a repeated step gives the same bits and
+// allocates nothing) and a known loss value.
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <new>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "pp/error.h"
 #include "pp/runtime/parameters.h"
 #include "pp/runtime/stage_model.h"
+
+// Every operator new of this test binary is counted, so a test can say that a stretch of code
+// allocates nothing on the heap (std::vector, std::map nodes, strings: all come through here).
+namespace {
+std::atomic<long long> g_heap_allocations{0};
+}  // namespace
+
+// Not inlined: the compiler would otherwise see free() meet a pointer from operator new.
+[[gnu::noinline]] void* operator new(std::size_t bytes) {
+  g_heap_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(bytes == 0 ? 1 : bytes)) return p;
+  throw std::bad_alloc();
+}
+[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace pp {
 namespace {
@@ -346,6 +365,88 @@ TEST(StageModel, CachesAreReleasedAfterBackwardWeight) {
   s.model->backward_weight(0);
   s.model->backward_weight(2);
   EXPECT_EQ(s.model->cached_microbatches(), 0u);
+}
+
+// One step as a split-backward schedule runs it: F of every micro-batch, then I and W out of order.
+// The activations and gradients a pipeline would hand over, and the losses, land in `io`, which
+// allocates only on its first use.
+struct StepBuffers {
+  std::vector<std::vector<float>> output, grad_input;
+  std::vector<double> losses;
+};
+
+void split_step(Stage& s, const std::vector<Batch>& batches, StepBuffers* io) {
+  const std::size_t m = batches.size();
+  if (io->output.size() != m) {
+    io->output.assign(m, std::vector<float>(kActivation));
+    io->grad_input.assign(m, std::vector<float>(kActivation));
+    io->losses.assign(m, 0.0);
+  }
+  for (std::size_t mb = 0; mb < m; ++mb) {
+    const Batch& b = batches[mb];
+    s.model->forward(int(mb), b.tokens.data(), b.input.data(), b.targets.data(), io->output[mb].data());
+    if (s.model->has_head()) io->losses[mb] = s.model->loss_sum(int(mb));
+  }
+  for (std::size_t k = m; k-- > 0;) {
+    s.model->backward_input(int(k), batches[k].grad_output.data(), kLossScale, io->grad_input[k].data());
+  }
+  for (std::size_t mb = 0; mb < m; ++mb) s.model->backward_weight(int(mb));
+}
+
+// A second step reuses the first one's buffers (stale values in them) and must give the same bits.
+TEST(StageModel, RepeatedStepGivesIdenticalBits) {
+  const std::vector<Batch> batches = three_batches();
+  for (auto [first, last, k] : {std::tuple{0, kHead, 0}, std::tuple{0, kHead, 2}, std::tuple{1, 2, 1}}) {
+    Stage s = make_stage(first, last, k);
+    StepBuffers io;
+    split_step(s, batches, &io);
+    const auto gradients = grads(s);
+    const StepBuffers first_io = io;
+    s.params->zero_grad();
+    split_step(s, batches, &io);
+    EXPECT_EQ(io.losses, first_io.losses) << first << ".." << last << " k " << k;
+    EXPECT_EQ(grads(s), gradients) << first << ".." << last << " k " << k;  // bitwise
+    EXPECT_EQ(io.output, first_io.output) << first << ".." << last << " k " << k;
+    EXPECT_EQ(io.grad_input, first_io.grad_input) << first << ".." << last << " k " << k;
+  }
+}
+
+// The steady state of a run: once one step has run, a step of the same schedule makes no heap
+// allocation at all (the issue: a fresh mmap per large buffer per micro-batch).
+TEST(StageModel, SecondStepAllocatesNothing) {
+  const std::vector<Batch> batches = three_batches();
+  for (auto [first, last, k] : {std::tuple{0, kHead, 0}, std::tuple{0, kHead, 2}, std::tuple{1, 2, 1}}) {
+    Stage s = make_stage(first, last, k);
+    StepBuffers io;
+    split_step(s, batches, &io);
+    const std::size_t buffers = s.model->buffer_allocations();
+    const long long before = g_heap_allocations.load();
+    split_step(s, batches, &io);
+    const long long during = g_heap_allocations.load() - before;
+    EXPECT_EQ(during, 0) << first << ".." << last << " k " << k;
+    EXPECT_EQ(s.model->buffer_allocations(), buffers) << first << ".." << last << " k " << k;
+  }
+}
+
+// Pooling must not cost checkpointing its saving: a recomputed block holds only its input
+// between F and B, and nothing stays held for a micro-batch after its W.
+TEST(StageModel, CachedBytesCountWhatMicrobatchesHold) {
+  const Batch b = make_batch(7);
+  Stage checkpointed = make_stage(1, 2, 1);  // both blocks recomputed
+  Stage plain = make_stage(1, 2, 0);
+  for (int step = 0; step < 2; ++step) {
+    EXPECT_EQ(checkpointed.model->cached_bytes(), 0u);
+    forward(checkpointed, 0, b);
+    forward(plain, 0, b);
+    EXPECT_EQ(checkpointed.model->cached_bytes(), 2 * kActivation * sizeof(float)) << "step " << step;
+    EXPECT_GT(plain.model->cached_bytes(), 10 * kActivation * sizeof(float)) << "step " << step;
+    backward_input(checkpointed, 0, b);
+    backward_input(plain, 0, b);
+    checkpointed.model->backward_weight(0);
+    plain.model->backward_weight(0);
+    EXPECT_EQ(checkpointed.model->cached_bytes(), 0u);
+    EXPECT_EQ(plain.model->cached_bytes(), 0u);
+  }
 }
 
 TEST(StageModel, UniformLogitsGiveLogVocabPerToken) {

@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <cstddef>
-#include <vector>
 
 #include "matmul.h"
 
@@ -58,12 +57,11 @@ void attention_forward(float* out, float* att, const float* qkv, const Attention
 }
 
 void attention_backward(float* d_qkv, const float* d_out, const float* qkv, const float* att,
-                        const AttentionShape& s) {
+                        const AttentionShape& s, float* d_att) {
   const int c = s.channels;
   const int hd = c / s.heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const std::size_t tt = static_cast<std::size_t>(s.seq) * s.seq;
-  std::vector<float> d_att(tt);  // (T, T)
   for (int b = 0; b < s.batch; ++b) {
     for (int h = 0; h < s.heads; ++h) {
       const std::size_t offset = static_cast<std::size_t>(b) * s.seq * 3 * c + h * hd;
@@ -71,11 +69,11 @@ void attention_backward(float* d_qkv, const float* d_out, const float* qkv, cons
       float* dq = d_qkv + offset;
       const float* a = att + (static_cast<std::size_t>(b) * s.heads + h) * tt;
       const float* dy = d_out + static_cast<std::size_t>(b) * s.seq * c + h * hd;
-      gemm(false, true, s.seq, s.seq, hd, 1.0f, dy, c, q + 2 * c, 3 * c, 0.0f, d_att.data(), s.seq);
+      gemm(false, true, s.seq, s.seq, hd, 1.0f, dy, c, q + 2 * c, 3 * c, 0.0f, d_att, s.seq);
       gemm(true, false, s.seq, hd, s.seq, 1.0f, a, s.seq, dy, c, 0.0f, dq + 2 * c, 3 * c);
-      causal_softmax_backward(d_att.data(), a, s.seq, scale);
-      gemm(false, false, s.seq, hd, s.seq, 1.0f, d_att.data(), s.seq, q + c, 3 * c, 0.0f, dq, 3 * c);
-      gemm(true, false, s.seq, hd, s.seq, 1.0f, d_att.data(), s.seq, q, 3 * c, 0.0f, dq + c, 3 * c);
+      causal_softmax_backward(d_att, a, s.seq, scale);
+      gemm(false, false, s.seq, hd, s.seq, 1.0f, d_att, s.seq, q + c, 3 * c, 0.0f, dq, 3 * c);
+      gemm(true, false, s.seq, hd, s.seq, 1.0f, d_att, s.seq, q, 3 * c, 0.0f, dq + c, 3 * c);
     }
   }
 }

@@ -17,8 +17,8 @@ struct AttentionShape {
 void attention_forward(float* out, float* att, const float* qkv, const AttentionShape& shape);
 
 // d_qkv (b, T, 3C) = gradient of d_out (b, T, C) with respect to qkv, from the forward's qkv and
-// att. Overwrites d_qkv.
+// att. Overwrites d_qkv. d_att (T, T): the caller's scratch, overwritten.
 void attention_backward(float* d_qkv, const float* d_out, const float* qkv, const float* att,
-                        const AttentionShape& shape);
+                        const AttentionShape& shape, float* d_att);
 
 }  // namespace pp::cpu

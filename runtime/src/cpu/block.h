@@ -4,9 +4,11 @@
 //   out = x1 + mlp.c_proj(gelu(mlp.c_fc(ln_2(x1))))
 // with the backward split into the input gradient (I) and the weight gradient (W). N = b * T rows.
 
+#include <cstddef>
 #include <vector>
 
 #include "attention.h"
+#include "buffer_pool.h"
 #include "pp/runtime/parameters.h"
 
 namespace pp::cpu {
@@ -30,8 +32,9 @@ struct BlockParams {
 // Looks up h.<index>.* in `parameters`; throws pp::Error(kInternal) for a missing tensor.
 BlockParams block_params(ParameterSet* parameters, int index);
 
-// One micro-batch's state of a block. forward fills the activations; backward_input frees the
-// ones only it needs (qkv, att, fch) and fills the output gradients of each op that W needs.
+// One micro-batch's state of a block. forward fills the activations; backward_input gives back
+// the ones only it needs (qkv, att; fch becomes d_fch) and fills the output gradients of each op
+// that W needs. Every buffer comes from, and goes back to, the stage's BufferPool.
 struct BlockCache {
   std::vector<float> x;                    // (N, C) block input
   std::vector<float> ln_1, ln_1_mean, ln_1_rstd;  // (N, C), (N), (N)
@@ -50,17 +53,27 @@ struct BlockCache {
   std::vector<float> d_ln_1;               // (N, C)
 };
 
-// Forward from cache->x (N, C) into out (N, C) (must not alias cache->x); fills the activations.
-void block_forward(const BlockParams& p, const AttentionShape& shape, BlockCache* cache, float* out);
+// Forward from cache->x (N, C) into out (N, C) (must not alias cache->x); fills the activations
+// with buffers from `pool`.
+void block_forward(const BlockParams& p, const AttentionShape& shape, BlockCache* cache, float* out,
+                   BufferPool* pool);
 
-// Frees everything but the input x (a checkpointed block, recomputed before its backward).
-void block_keep_input_only(BlockCache* cache);
+// Gives back everything but the input x (a checkpointed block, recomputed before its backward).
+void block_keep_input_only(BlockCache* cache, BufferPool* pool);
+
+// Gives back every buffer of the cache, x included (after the block's W).
+void block_release(BlockCache* cache, BufferPool* pool);
+
+// Bytes of the float buffers the cache holds.
+std::size_t block_cache_bytes(const BlockCache& cache);
 
 // I: d (N, C) holds the gradient of the block output on entry and that of its input on return.
-// Needs the activations of block_forward.
-void block_backward_input(const BlockParams& p, const AttentionShape& shape, BlockCache* cache, float* d);
+// Needs the activations of block_forward; temporaries come from `pool` and go back to it.
+void block_backward_input(const BlockParams& p, const AttentionShape& shape, BlockCache* cache, float* d,
+                          BufferPool* pool);
 
 // W: adds the block's parameter gradients (after block_backward_input) into the tensors' grad.
-void block_backward_weight(const BlockParams& p, const AttentionShape& shape, const BlockCache& cache);
+void block_backward_weight(const BlockParams& p, const AttentionShape& shape, const BlockCache& cache,
+                           BufferPool* pool);
 
 }  // namespace pp::cpu

@@ -1,8 +1,8 @@
 #include "layernorm.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
-#include <vector>
 
 namespace pp::cpu {
 
@@ -47,9 +47,10 @@ void layernorm_backward_input(float* d_in, const float* d_out, const float* in, 
 }
 
 void layernorm_backward_weight(float* d_weight, float* d_bias, const float* d_out, const float* in,
-                               const float* mean, const float* rstd, int n, int c) {
-  std::vector<float> dw(c, 0.0f);
-  std::vector<float> db(c, 0.0f);
+                               const float* mean, const float* rstd, int n, int c, float* sums) {
+  float* dw = sums;     // (c)
+  float* db = sums + c;  // (c)
+  std::fill(sums, sums + 2 * static_cast<std::size_t>(c), 0.0f);
   for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
     const float* x = in + i * c;
     const float* dy = d_out + i * c;

@@ -14,8 +14,8 @@ void layernorm_backward_input(float* d_in, const float* d_out, const float* in, 
                               const float* rstd, const float* weight, int n, int c);
 
 // d_weight (c) += sum over rows of d_out * xhat; d_bias (c) += sum over rows of d_out. Accumulates
-// (each element once per call).
+// (each element once per call). sums (2c): the caller's scratch for the two sums, overwritten.
 void layernorm_backward_weight(float* d_weight, float* d_bias, const float* d_out, const float* in,
-                               const float* mean, const float* rstd, int n, int c);
+                               const float* mean, const float* rstd, int n, int c, float* sums);
 
 }  // namespace pp::cpu

@@ -19,8 +19,9 @@ void linear_backward_input(float* d_in, const float* d_out, const float* weight,
                            int out_dim);
 
 // d_weight (in, out) += in^T (in, n) @ d_out (n, out); d_bias (out) += column sums of d_out
-// (skipped when null). Accumulates.
+// (skipped when null). Accumulates. bias_sums (out): the caller's scratch for the sums (each sum
+// is formed on its own and added once), overwritten; unused when d_bias is null.
 void linear_backward_weight(float* d_weight, float* d_bias, const float* in, const float* d_out, int n,
-                            int in_dim, int out_dim);
+                            int in_dim, int out_dim, float* bias_sums);
 
 }  // namespace pp::cpu

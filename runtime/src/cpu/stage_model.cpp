@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <optional>
 #include <vector>
 
 #include "block.h"
+#include "buffer_pool.h"
 #include "embedding.h"
 #include "head.h"
 #include "pp/error.h"
@@ -15,8 +17,11 @@
 namespace pp {
 namespace {
 
-// One micro-batch's state, from forward() until backward_weight().
+// One micro-batch's state, from forward() until backward_weight(). A slot is reused by later
+// micro-batches: its float buffers go back to the stage's pool at backward_weight(), the rest
+// (tokens, the vector of block caches) keeps its capacity.
 struct MicrobatchState {
+  int mb = -1;                          // the micro-batch id; -1: a free slot
   std::vector<std::int32_t> tokens;     // (b, T), embedding stages
   std::vector<cpu::BlockCache> blocks;  // one per block of the stage
   cpu::HeadCache head;                  // head stages
@@ -61,7 +66,8 @@ struct StageModel::Impl {
   std::vector<cpu::BlockParams> blocks;
   std::vector<bool> recomputed;  // per block of the stage
   std::optional<cpu::HeadParams> head;
-  std::map<int, MicrobatchState> states;
+  cpu::BufferPool pool;  // every float buffer of the micro-batches and the temporaries
+  std::vector<std::unique_ptr<MicrobatchState>> slots;  // live and free, as many as were live at once
   std::map<int, double> losses;  // kept after backward_weight; overwritten by the next forward
 
   std::size_t rows() const { return static_cast<std::size_t>(shape.batch) * shape.seq; }
@@ -70,14 +76,42 @@ struct StageModel::Impl {
     return {static_cast<int>(rows()), shape.channels, static_cast<int>(model.vocab)};
   }
 
-  MicrobatchState& state(int mb, const char* caller) {
-    auto it = states.find(mb);
-    if (it == states.end()) internal(fmt::format("{} of micro-batch {} before its forward", caller, mb));
-    return it->second;
+  MicrobatchState* find(int mb) const {
+    for (const auto& slot : slots) {
+      if (slot->mb == mb) return slot.get();
+    }
+    return nullptr;
+  }
+
+  MicrobatchState& state(int mb, const char* caller) const {
+    MicrobatchState* st = mb >= 0 ? find(mb) : nullptr;
+    if (st == nullptr) internal(fmt::format("{} of micro-batch {} before its forward", caller, mb));
+    return *st;
+  }
+
+  MicrobatchState& free_slot() {
+    if (MicrobatchState* st = find(-1)) return *st;
+    slots.push_back(std::make_unique<MicrobatchState>());
+    return *slots.back();
+  }
+
+  // Gives the slot's float buffers back to the pool and frees the slot.
+  void release(MicrobatchState* st) {
+    for (cpu::BlockCache& cache : st->blocks) cpu::block_release(&cache, &pool);
+    cpu::head_release(&st->head, &pool);
+    pool.give(&st->d_embedding);
+    st->input_done = false;
+    st->mb = -1;
+  }
+
+  std::size_t bytes(const MicrobatchState& st) const {
+    std::size_t n = st.tokens.size() * sizeof(std::int32_t) + st.d_embedding.size() * sizeof(float);
+    for (const cpu::BlockCache& cache : st.blocks) n += cpu::block_cache_bytes(cache);
+    return n + (head ? cpu::head_cache_bytes(st.head) : 0);
   }
 
   std::vector<float> stage_input(MicrobatchState* st, const std::int32_t* tokens, const float* input) {
-    std::vector<float> x(floats());
+    std::vector<float> x = pool.take(floats());
     if (wte != nullptr) {
       if (tokens == nullptr) internal("an embedding stage's forward needs tokens");
       check_ids(tokens, rows(), model.vocab, "token");
@@ -95,10 +129,11 @@ struct StageModel::Impl {
     st->blocks.resize(blocks.size());
     for (std::size_t i = 0; i < blocks.size(); ++i) {
       cpu::BlockCache& cache = st->blocks[i];
+      pool.give(&cache.x);
       cache.x = std::move(x);
-      x.assign(floats(), 0.0f);
-      cpu::block_forward(blocks[i], shape, &cache, x.data());
-      if (recomputed[i]) cpu::block_keep_input_only(&cache);
+      x = pool.take(floats());  // overwritten by the block
+      cpu::block_forward(blocks[i], shape, &cache, x.data(), &pool);
+      if (recomputed[i]) cpu::block_keep_input_only(&cache, &pool);
     }
     return x;
   }
@@ -107,10 +142,11 @@ struct StageModel::Impl {
     for (std::size_t i = blocks.size(); i-- > 0;) {
       cpu::BlockCache& cache = st->blocks[i];
       if (recomputed[i]) {
-        std::vector<float> discarded(floats());
-        cpu::block_forward(blocks[i], shape, &cache, discarded.data());
+        std::vector<float> discarded = pool.take(floats());
+        cpu::block_forward(blocks[i], shape, &cache, discarded.data(), &pool);
+        pool.give(&discarded);
       }
-      cpu::block_backward_input(blocks[i], shape, &cache, d);
+      cpu::block_backward_input(blocks[i], shape, &cache, d, &pool);
     }
   }
 };
@@ -158,19 +194,22 @@ bool StageModel::has_head() const { return impl_->head.has_value(); }
 void StageModel::forward(int mb, const std::int32_t* tokens, const float* input, const std::int32_t* targets,
                          float* output) {
   Impl& m = *impl_;
-  if (m.states.count(mb) != 0) internal(fmt::format("forward of micro-batch {} ran twice", mb));
-  MicrobatchState st;
+  if (mb < 0) internal(fmt::format("micro-batch id {} is negative", mb));
+  if (m.find(mb) != nullptr) internal(fmt::format("forward of micro-batch {} ran twice", mb));
+  if (m.head && targets == nullptr) internal("a head stage's forward needs targets");
+  if (m.head) check_ids(targets, m.rows(), m.model.vocab, "target");
+  if (!m.head && output == nullptr) internal("a stage without the head needs an output buffer");
+  MicrobatchState& st = m.free_slot();
   std::vector<float> x = m.blocks_forward(&st, m.stage_input(&st, tokens, input));
   if (m.head) {
-    if (targets == nullptr) internal("a head stage's forward needs targets");
-    check_ids(targets, m.rows(), m.model.vocab, "target");
+    m.pool.give(&st.head.x);
     st.head.x = std::move(x);
-    m.losses[mb] = cpu::head_forward(*m.head, m.head_shape(), targets, &st.head);
+    m.losses[mb] = cpu::head_forward(*m.head, m.head_shape(), targets, &st.head, &m.pool);
   } else {
-    if (output == nullptr) internal("a stage without the head needs an output buffer");
     std::copy(x.begin(), x.end(), output);
+    m.pool.give(&x);
   }
-  m.states.emplace(mb, std::move(st));
+  st.mb = mb;
 }
 
 double StageModel::loss_sum(int mb) const {
@@ -184,19 +223,21 @@ void StageModel::backward_input(int mb, const float* grad_output, float loss_sca
   Impl& m = *impl_;
   MicrobatchState& st = m.state(mb, "backward_input");
   if (st.input_done) internal(fmt::format("backward_input of micro-batch {} ran twice", mb));
-  std::vector<float> d(m.floats());
+  if (!m.head && grad_output == nullptr) internal("a stage without the head needs the output gradient");
+  if (!has_embedding() && grad_input == nullptr) internal("a stage without the embedding needs a grad_input buffer");
+  std::vector<float> d = m.pool.take(m.floats());
   if (m.head) {
-    cpu::head_backward_input(*m.head, m.head_shape(), loss_scale, &st.head, d.data());
+    cpu::head_backward_input(*m.head, m.head_shape(), loss_scale, &st.head, d.data(), &m.pool);
   } else {
-    if (grad_output == nullptr) internal("a stage without the head needs the output gradient");
     std::copy(grad_output, grad_output + m.floats(), d.begin());
   }
   m.blocks_backward_input(&st, d.data());
   if (has_embedding()) {
+    m.pool.give(&st.d_embedding);
     st.d_embedding = std::move(d);
   } else {
-    if (grad_input == nullptr) internal("a stage without the embedding needs a grad_input buffer");
     std::copy(d.begin(), d.end(), grad_input);
+    m.pool.give(&d);
   }
   st.input_done = true;
 }
@@ -205,16 +246,31 @@ void StageModel::backward_weight(int mb) {
   Impl& m = *impl_;
   MicrobatchState& st = m.state(mb, "backward_weight");
   if (!st.input_done) internal(fmt::format("backward_weight of micro-batch {} before its backward_input", mb));
-  if (m.head) cpu::head_backward_weight(*m.head, m.head_shape(), st.head);
-  for (std::size_t i = m.blocks.size(); i-- > 0;) cpu::block_backward_weight(m.blocks[i], m.shape, st.blocks[i]);
+  if (m.head) cpu::head_backward_weight(*m.head, m.head_shape(), st.head, &m.pool);
+  for (std::size_t i = m.blocks.size(); i-- > 0;) {
+    cpu::block_backward_weight(m.blocks[i], m.shape, st.blocks[i], &m.pool);
+  }
   if (has_embedding()) {
     cpu::embedding_backward(m.wte->grad.data(), m.wpe->grad.data(), st.d_embedding.data(), st.tokens.data(),
                             m.shape.batch, m.shape.seq, m.shape.channels);
   }
-  m.states.erase(mb);
+  m.release(&st);
 }
 
 std::size_t StageModel::activation_floats() const { return impl_->floats(); }
-std::size_t StageModel::cached_microbatches() const { return impl_->states.size(); }
+
+std::size_t StageModel::cached_microbatches() const {
+  std::size_t n = 0;
+  for (const auto& slot : impl_->slots) n += slot->mb >= 0 ? 1 : 0;
+  return n;
+}
+
+std::size_t StageModel::cached_bytes() const {
+  std::size_t n = 0;
+  for (const auto& slot : impl_->slots) n += slot->mb >= 0 ? impl_->bytes(*slot) : 0;
+  return n;
+}
+
+std::size_t StageModel::buffer_allocations() const { return impl_->pool.allocations(); }
 
 }  // namespace pp

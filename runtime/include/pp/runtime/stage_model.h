@@ -14,6 +14,11 @@
 // model-wide block index (layer - 1), as the planner counts it, so a block is checkpointed or not
 // whatever the partition. Results are bitwise the same with and without checkpointing.
 //
+// Memory: every float buffer (activations kept for the backward, gradients kept for W,
+// temporaries) comes from a pool the model owns and goes back to it when no longer needed, so the
+// pool holds at most what was live at once and a steady state allocates nothing (no fresh mmap
+// per micro-batch). The arithmetic does not depend on which buffer is reused.
+//
 // Gradients accumulate (+=) into the parameters' grad; nothing here zeroes them. Misuse (a second
 // forward of a live id, I before F, W before I, a missing buffer) throws pp::Error(kInternal);
 // token or target ids outside [0, V) throw pp::Error(kInvalidInput). Matrix products go through
@@ -59,6 +64,12 @@ class StageModel : public StageCompute {
 
   std::size_t activation_floats() const override;  // b * T * C
   std::size_t cached_microbatches() const;
+  // Bytes held by the micro-batches between their forward and their backward_weight (activations,
+  // the gradients W needs, token ids): what a micro-batch in flight costs the stage.
+  std::size_t cached_bytes() const;
+  // Float buffers allocated so far. Buffers are pooled and reused across micro-batches: once one
+  // step has run, another step of the same schedule allocates none.
+  std::size_t buffer_allocations() const;
 
  private:
   struct Impl;
