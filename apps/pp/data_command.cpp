@@ -4,6 +4,8 @@
 
 #include <memory>
 
+#include "pp/error.h"
+#include "pp/file_io.h"
 #include "pp/runtime/token_data.h"
 
 namespace pp::cli {
@@ -11,6 +13,12 @@ namespace pp::cli {
 void add_data_command(CLI::App& app) {
   CLI::App* data = app.add_subcommand("data", "Token data for pp run");
   data->require_subcommand(1);
+  data->footer(R"(
+Examples:
+  pp data synth --out tokens.bin --tokens 200000 --vocab 512
+  pp data synth --help
+
+Subcommands: synth writes a small learnable synthetic token file.)");
   auto o = std::make_shared<DataSynthOptions>();
   CLI::App* synth = data->add_subcommand("synth", "Write a small learnable synthetic token file");
   synth->footer(R"(
@@ -30,6 +38,13 @@ steps. Exit codes: 0 written; 2 invalid input; 4 the file cannot be written.)");
 }
 
 void run_data_synth(const DataSynthOptions& o) {
+  // The file is binary (uint16 tokens) and is written by renaming a temporary file into place,
+  // which standard output cannot do: "-" would otherwise become a file named "-".
+  if (o.out == "-") {
+    throw_invalid("--out: give a file name (pp data synth does not write binary tokens to "
+                  "standard output)");
+  }
+  check_output_paths({{"--out", o.out}});
   write_synthetic_tokens(o.out, o.tokens, o.vocab, o.seed, o.llmc_header);
   fmt::print(stderr, "wrote {} tokens below {} to {}\n", o.tokens, o.vocab, o.out);
 }

@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+#include <cmath>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "pp/error.h"
@@ -15,6 +18,7 @@
 #include "pp/schedule_file.h"
 #include "pp/timeline_json.h"
 #include "pp/timeline_render.h"
+#include "simulate_outputs.h"
 #include "terminal.h"
 
 namespace pp::cli {
@@ -36,6 +40,28 @@ boundary for --p2p-ms). In an interleaved schedule each of a rank's V chunks cos
 stage. Give - as a file name to write to standard output.
 Exit codes: 0 ok; 1 internal error; 2 invalid input (flags, file contents, an invalid schedule);
 4 a file cannot be read or written. Details: docs/exit-codes.md.)";
+
+// The largest cost a flag accepts, in ms (11.6 days): with it, even the largest schedule pp
+// simulates has a finite makespan, and the pictures a finite time axis.
+constexpr double kMaxCostMs = 1e9;
+
+// Each value of a cost flag: a finite number of milliseconds in 0..kMaxCostMs.
+CLI::Validator milliseconds() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        double value = 0;
+        const char* end = text.data() + text.size();
+        const auto [stop, ec] = std::from_chars(text.data(), end, value);
+        if (ec == std::errc::invalid_argument || stop != end) {
+          return fmt::format("'{}' is not a number of milliseconds", text);
+        }
+        if (ec != std::errc() || !std::isfinite(value) || value < 0 || value > kMaxCostMs) {
+          return fmt::format("{} is outside 0..1e9 ms", text);  // kMaxCostMs
+        }
+        return "";
+      },
+      "");
+}
 
 PerRankCosts costs_of(const SimulateOptions& o) {
   return {o.fwd_ms, o.bwd_ms, o.wgrad_ms, o.p2p_ms, o.reduce_ms, o.optimizer_ms};
@@ -139,54 +165,34 @@ nlohmann::ordered_json json_summary(const SimulationResult& r) {
   return doc;
 }
 
-void write_outputs(const SimulateOptions& o, const SimulationResult& r) {
-  if (!o.trace.empty()) {
-    write_file_atomically(o.trace, chrome_trace_json(r.timeline, r.metrics));
-    if (o.trace != "-") {
-      fmt::print(stderr, "wrote trace {} (open in ui.perfetto.dev or chrome://tracing)\n", o.trace);
-    }
+// The unlowered schedule --save-schedule writes, or nothing when it is not asked for.
+std::optional<Schedule> schedule_to_save(const SimulateOptions& o, const SimulationRequest& request,
+                                         const Plan* plan) {
+  if (o.save_schedule.empty()) return std::nullopt;
+  if (plan != nullptr) {
+    const Layout& l = plan->layout;
+    return generate_schedule(l.schedule, {l.pp, l.microbatches, l.virtual_stages});
   }
-  if (!o.svg.empty()) {
-    write_file_atomically(o.svg, render_svg(r.timeline, r.metrics));
-    if (o.svg != "-") fmt::print(stderr, "wrote picture {}\n", o.svg);
-  }
-}
-
-void save_schedule(const SimulateOptions& o, const SimulationRequest& request) {
-  const Schedule schedule = request.custom ? *request.custom
-                                           : generate_schedule(request.schedule_name, request.spec);
-  write_file_atomically(o.save_schedule, schedule_to_json_text(schedule));
-  if (o.save_schedule != "-") fmt::print(stderr, "wrote schedule {}\n", o.save_schedule);
-}
-
-void check_stdout_use(const SimulateOptions& o) {
-  int to_stdout = o.json ? 1 : 0;
-  for (const std::string* path : {&o.trace, &o.svg, &o.save_schedule}) to_stdout += *path == "-";
-  if (to_stdout > 1) {
-    throw_invalid("only one of --json, --trace -, --svg -, --save-schedule - can use standard output");
-  }
-}
-
-void save_plan_schedule(const SimulateOptions& o, const Plan& plan) {
-  const Layout& l = plan.layout;
-  write_file_atomically(o.save_schedule,
-                        schedule_to_json_text(generate_schedule(l.schedule, {l.pp, l.microbatches,
-                                                                              l.virtual_stages})));
+  if (request.custom) return *request.custom;
+  return generate_schedule(request.schedule_name, request.spec);
 }
 
 void run_single(const SimulateOptions& o) {
-  check_stdout_use(o);
+  check_simulate_outputs(o);
   SimulationResult result;
+  SimulationRequest request;
+  std::optional<Plan> plan;
   if (!o.plan.empty()) {
-    const Plan plan = load_plan(o.plan);
-    result = simulate_plan(plan);
-    if (!o.save_schedule.empty()) save_plan_schedule(o, plan);
+    plan = load_plan(o.plan);
+    const Layout& l = plan->layout;
+    check_schedule_size(l.schedule, {l.pp, l.microbatches, l.virtual_stages});
+    result = simulate_plan(*plan);
   } else {
-    const SimulationRequest request = request_of(o);
+    request = request_of(o);
     result = run_simulation(request);
-    if (!o.save_schedule.empty()) save_schedule(o, request);
   }
-  write_outputs(o, result);
+  const std::optional<Schedule> saved = schedule_to_save(o, request, plan ? &*plan : nullptr);
+  write_simulate_outputs(o, result, saved ? &*saved : nullptr);
   const bool stdout_taken = o.trace == "-" || o.svg == "-" || o.save_schedule == "-";
   if (o.json) {
     std::cout << json_summary(result).dump(2) << "\n";
@@ -195,8 +201,24 @@ void run_single(const SimulateOptions& o) {
   }
 }
 
+// --compare prints a table of many simulations; the flags that name one schedule's files or a
+// plan do not apply to it.
+void check_compare_flags(const SimulateOptions& o) {
+  std::vector<std::string> refused;
+  if (!o.schedule_file.empty()) refused.emplace_back("--schedule-file");
+  if (!o.plan.empty()) refused.emplace_back("--plan");
+  for (const NamedPath& out : simulate_outputs(o)) {
+    if (!out.path.empty()) refused.push_back(out.flag);
+  }
+  if (!refused.empty()) {
+    throw_invalid(fmt::format("--compare prints a table and cannot go with {} (simulate one "
+                              "schedule without --compare for those)",
+                              fmt::join(refused, ", ")));
+  }
+}
+
 void run_compare(const SimulateOptions& o) {
-  if (!o.schedule_file.empty()) throw_invalid("--compare: works on generated schedules, not --schedule-file");
+  check_compare_flags(o);
   const auto rows = compare_schedules(expand_schedule_names(o.schedules), o.microbatches, o.stages,
                                       o.virtual_stages, costs_of(o));
   if (o.json) {
@@ -263,19 +285,25 @@ void add_simulate_command(CLI::App& app) {
                    ->capture_default_str();
   cmd->add_option("--fwd-ms", options->fwd_ms, "Forward ms per micro-batch (one, or one per stage)")
       ->delimiter(',')
+      ->check(milliseconds())
       ->capture_default_str();
   cmd->add_option("--bwd-ms", options->bwd_ms, "Full backward ms per micro-batch")
       ->delimiter(',')
+      ->check(milliseconds())
       ->capture_default_str();
   cmd->add_option("--wgrad-ms", options->wgrad_ms,
                   "Weight-gradient part of the backward (default: half of --bwd-ms)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(milliseconds());
   cmd->add_option("--p2p-ms", options->p2p_ms,
                   "Transfer ms of one activation or gradient (one, or one per stage boundary)")
       ->delimiter(',')
+      ->check(milliseconds())
       ->capture_default_str();
-  cmd->add_option("--reduce-ms", options->reduce_ms, "Step-end gradient reduction ms per rank");
-  cmd->add_option("--optimizer-ms", options->optimizer_ms, "Optimizer step ms per rank");
+  cmd->add_option("--reduce-ms", options->reduce_ms, "Step-end gradient reduction ms per rank")
+      ->check(milliseconds());
+  cmd->add_option("--optimizer-ms", options->optimizer_ms, "Optimizer step ms per rank")
+      ->check(milliseconds());
   cmd->add_option("--schedule-file", options->schedule_file,
                   "Validate and simulate a schedule file (docs/schedule-format.md)")
       ->excludes(stages)

@@ -56,8 +56,7 @@ std::string axis_line(int label_width, int columns, double ms_per_column) {
   std::string ticks(columns, ' ');
   std::string marks(columns, '-');
   const double span = columns * ms_per_column;
-  const double step = nice_tick(span, std::max(1, columns / 12));
-  for (double t = 0; t <= span + 1e-9; t += step) {
+  for (double t : axis_ticks(span, std::max(1, columns / 12))) {
     const int c = static_cast<int>(std::lround(t / ms_per_column));
     if (c >= columns) break;
     marks[c] = '+';
@@ -74,8 +73,9 @@ std::string render_gantt(const Timeline& t, const GanttOptions& options) {
   const int label_width = static_cast<int>(fmt::format("r{} |", std::max(0, t.ranks - 1)).size());
   const int columns = width - label_width;
   const double makespan = t.makespan_ms();
-  if (t.ranks < 1 || makespan <= 0) return "(empty timeline)\n";
+  if (!std::isfinite(makespan)) return "(no chart: the makespan is not a finite number)\n";
   const double ms_per_column = makespan / columns;
+  if (t.ranks < 1 || !(ms_per_column > 0)) return "(empty timeline)\n";
   const auto rows = paint(t, columns, ms_per_column);
   std::string out = axis_line(label_width, columns, ms_per_column);
   for (int r = 0; r < t.ranks; ++r) {

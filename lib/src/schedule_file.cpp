@@ -127,6 +127,7 @@ class Parser {
     if (!lists.is_array() || static_cast<int>(lists.size()) != s->ranks) {
       fail("actions", fmt::format("must be a list of {} lists (one per rank)", s->ranks));
     }
+    check_action_count(lists);
     s->actions.resize(s->ranks);
     for (int r = 0; r < s->ranks; ++r) {
       const std::string field = fmt::format("actions[{}]", r);
@@ -137,6 +138,15 @@ class Parser {
         out.push_back(parse_action(lists[r][i], fmt::format("{}[{}]", field, i), *s));
       }
       append_step_end_if_absent(&out);
+    }
+  }
+
+  // Refuses, before converting any, more actions than pp simulates (kMaxScheduleActions).
+  void check_action_count(const json& lists) const {
+    long long total = 0;
+    for (const json& list : lists) total += list.is_array() ? static_cast<long long>(list.size()) + 2 : 0;
+    if (total > kMaxScheduleActions) {
+      fail("actions", fmt::format("{} actions is over pp's limit of {}", total, kMaxScheduleActions));
     }
   }
 
@@ -232,7 +242,7 @@ Schedule parse_schedule_json(std::string_view text, std::string_view origin) {
 }
 
 Schedule load_schedule_file(const std::string& path) {
-  return parse_schedule_json(read_text_file(path, "schedule file", std::size_t{1} << 30), path);
+  return parse_schedule_json(read_text_file(path, "schedule file", kMaxScheduleFileBytes), path);
 }
 
 std::string schedule_to_json_text(const Schedule& s) {

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "axis.h"
 #include "kind_style.h"
@@ -33,9 +34,12 @@ std::string escape(std::string_view text) {
   return out;
 }
 
+// Maps times to pixels. A makespan that is not a positive finite number cannot be drawn: the
+// picture then has its frame and labels but no events or ticks.
 struct Frame {
   double makespan;
-  double x(double ms) const { return kLeft + ms / makespan * kChartWidth; }
+  bool drawable() const { return std::isfinite(makespan) && makespan > 0; }
+  double x(double ms) const { return drawable() ? kLeft + ms / makespan * kChartWidth : kLeft; }
   double row_y(int rank) const { return kTop + rank * kRowHeight; }
 };
 
@@ -46,7 +50,9 @@ std::string rect(double x, double y, double w, double h, std::string_view fill,
                      x, y, std::max(w, 0.5), h, fill, escape(title));
 }
 
-std::string draw_events(const Timeline& t, const Frame& f) {
+// Writes each event as a rect (and a label where it fits); nothing when the frame cannot draw.
+void draw_events(const Timeline& t, const Frame& f, const TextSink& sink) {
+  if (!f.drawable()) return;
   std::string out;
   for (const TimelineEvent& e : t.events) {
     if (e.rank < 0 || e.rank >= t.ranks) continue;
@@ -58,17 +64,17 @@ std::string draw_events(const Timeline& t, const Frame& f) {
     const double x = f.x(e.start_ms);
     const double w = f.x(e.end_ms) - x;
     if (e.lane == Lane::kComm) {
-      out += rect(x, f.row_y(e.rank) + kComputeHeight + 1, w, kCommHeight, style.color, title);
+      sink(rect(x, f.row_y(e.rank) + kComputeHeight + 1, w, kCommHeight, style.color, title));
       continue;
     }
-    out += rect(x, f.row_y(e.rank), w, kComputeHeight, style.color, title);
+    out = rect(x, f.row_y(e.rank), w, kComputeHeight, style.color, title);
     const std::string text = is_step_end(e.kind) ? std::string(1, style.letter) : label;
     if (w >= text.size() * kCharWidth + 2) {
       out += fmt::format("<text x=\"{:.2f}\" y=\"{:.2f}\" class=\"label\">{}</text>\n", x + w / 2,
                          f.row_y(e.rank) + kComputeHeight / 2 + 4, escape(text));
     }
+    sink(out);
   }
-  return out;
 }
 
 std::string draw_axis(const Timeline& t, const Frame& f) {
@@ -76,8 +82,7 @@ std::string draw_axis(const Timeline& t, const Frame& f) {
   std::string out = fmt::format("<line x1=\"{}\" y1=\"{:.2f}\" x2=\"{}\" y2=\"{:.2f}\" "
                                 "stroke=\"#333\"/>\n",
                                 kLeft, bottom, kLeft + kChartWidth, bottom);
-  const double step = nice_tick(f.makespan, 10);
-  for (double ms = 0; ms <= f.makespan * (1 + 1e-9); ms += step) {
+  for (double ms : axis_ticks(f.drawable() ? f.makespan : 0, 10)) {
     out += fmt::format("<line x1=\"{0:.2f}\" y1=\"{1:.2f}\" x2=\"{0:.2f}\" y2=\"{2:.2f}\" "
                        "stroke=\"#ddd\"/>\n<text x=\"{0:.2f}\" y=\"{3:.2f}\" class=\"tick\">{4:g}"
                        "</text>\n",
@@ -120,11 +125,11 @@ std::string draw_legend(const Timeline& t, const Frame& f) {
 
 }  // namespace
 
-std::string render_svg(const Timeline& t, const TimelineMetrics& m) {
-  const Frame f{std::max(m.makespan_ms, 1e-9)};
+void write_svg(const Timeline& t, const TimelineMetrics& m, const TextSink& sink) {
+  const Frame f{std::isfinite(m.makespan_ms) ? std::max(m.makespan_ms, 1e-9) : m.makespan_ms};
   const double width = kLeft + kChartWidth + kRight;
   const double height = f.row_y(t.ranks) + 72;
-  std::string out = fmt::format(
+  sink(fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0:.0f}\" height=\"{1:.0f}\" "
       "viewBox=\"0 0 {0:.0f} {1:.0f}\" font-family=\"Helvetica, Arial, sans-serif\">\n"
       "<style>.label{{font-size:11px;text-anchor:middle;fill:#fff}} "
@@ -133,20 +138,27 @@ std::string render_svg(const Timeline& t, const TimelineMetrics& m) {
       ".legend{{font-size:12px;fill:#333}} .title{{font-size:15px;font-weight:bold;fill:#222}} "
       ".sub{{font-size:12px;fill:#555}}</style>\n"
       "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n",
-      width, height);
-  out += fmt::format("<text x=\"{}\" y=\"22\" class=\"title\">{} ({}): {} ranks, {} micro-batches"
-                     "{}</text>\n",
-                     kLeft, escape(t.schedule_name), escape(t.source), t.ranks, t.microbatches,
-                     t.chunks_per_rank > 1 ? fmt::format(", {} chunks per rank", t.chunks_per_rank)
-                                           : std::string());
-  out += fmt::format("<text x=\"{}\" y=\"40\" class=\"sub\">makespan {:.3f} ms, bubble {:.1f}%"
-                     "</text>\n",
-                     kLeft, m.makespan_ms, 100 * m.bubble_fraction);
-  out += draw_axis(t, f);
-  out += draw_events(t, f);
-  out += draw_rank_labels(t, m, f);
-  out += draw_legend(t, f);
-  return out + "</svg>\n";
+      width, height));
+  sink(fmt::format("<text x=\"{}\" y=\"22\" class=\"title\">{} ({}): {} ranks, {} micro-batches"
+                   "{}</text>\n",
+                   kLeft, escape(t.schedule_name), escape(t.source), t.ranks, t.microbatches,
+                   t.chunks_per_rank > 1 ? fmt::format(", {} chunks per rank", t.chunks_per_rank)
+                                         : std::string()));
+  sink(fmt::format("<text x=\"{}\" y=\"40\" class=\"sub\">makespan {:.3f} ms, bubble {:.1f}%{}"
+                   "</text>\n",
+                   kLeft, m.makespan_ms, 100 * m.bubble_fraction,
+                   f.drawable() ? "" : " (not drawn: the makespan is not a finite number)"));
+  sink(draw_axis(t, f));
+  draw_events(t, f, sink);
+  sink(draw_rank_labels(t, m, f));
+  sink(draw_legend(t, f));
+  sink("</svg>\n");
+}
+
+std::string render_svg(const Timeline& t, const TimelineMetrics& m) {
+  std::string out;
+  write_svg(t, m, [&out](std::string_view piece) { out += piece; });
+  return out;
 }
 
 }  // namespace pp

@@ -1,6 +1,9 @@
 #include "pp/planner/simulation_request.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <cmath>
 
 #include "pp/error.h"
 #include "pp/lowering.h"
@@ -8,6 +11,35 @@
 #include "pp/validator.h"
 
 namespace pp {
+namespace {
+
+// Refuses a user's schedule that, once lowered, would have more than kMaxScheduleActions actions:
+// lowering adds at most a receive before and a send after each F, B and I.
+void check_custom_size(const Schedule& s) {
+  const bool lowered = s.is_lowered();
+  long long bound = 0;
+  for (const auto& list : s.actions) {
+    for (const Action& a : list) {
+      const bool gains_comm = !lowered && is_compute(a.kind) &&
+                              a.kind != ActionKind::kBackwardWeight;
+      bound += gains_comm ? 3 : 1;
+    }
+  }
+  if (bound > kMaxScheduleActions) {
+    throw_invalid(fmt::format("schedule '{}': with its sends and receives it has up to {} actions, "
+                              "over pp's limit of {}",
+                              s.name, bound, kMaxScheduleActions));
+  }
+}
+
+// The makespan overflows only for costs far beyond any real step; say so rather than draw it.
+void check_finite(const TimelineMetrics& metrics) {
+  if (!std::isfinite(metrics.makespan_ms)) {
+    throw_invalid("the simulated makespan is not a finite number: the costs are too large");
+  }
+}
+
+}  // namespace
 
 Schedule build_schedule(const std::string& name, const ScheduleSpec& spec) {
   return lower_communication(generate_schedule(name, spec));
@@ -16,15 +48,18 @@ Schedule build_schedule(const std::string& name, const ScheduleSpec& spec) {
 SimulationResult run_simulation(const SimulationRequest& request) {
   SimulationResult result;
   if (request.custom) {
+    check_custom_size(*request.custom);
     require_valid_schedule(*request.custom);
     result.schedule =
         request.custom->is_lowered() ? *request.custom : lower_communication(*request.custom);
   } else {
+    check_schedule_size(request.schedule_name, request.spec);
     result.schedule = build_schedule(request.schedule_name, request.spec);
   }
   result.costs = per_rank_cost_model(result.schedule, request.costs);
   result.timeline = simulate(result.schedule, result.costs);
   result.metrics = compute_metrics(result.timeline);
+  check_finite(result.metrics);
   return result;
 }
 

@@ -11,7 +11,7 @@ if [ $# -ne 2 ]; then
   echo "usage: $0 <path-to-pp> <configs/schedules dir>" >&2
   exit 2
 fi
-PP=$1
+PP=$(realpath "$1")
 SCHEDULES=$2
 if [ ! -x "$PP" ]; then
   echo "error: $PP is not an executable" >&2
@@ -337,6 +337,135 @@ expect_error "--schedule-file with --stages" 2 '--stages|--schedule-file' \
 expect_error "--compare with --schedule-file" 2 '--compare' \
   simulate --compare --schedule-file "$SCHEDULES/1f1b-4x8.json"
 
+# Numbers the code cannot represent: costs must be finite and at most 1e9 ms (1e308 made the
+# makespan infinite and the chart loop forever), counts must fit pp's ranges.
+for flag in fwd-ms bwd-ms wgrad-ms p2p-ms reduce-ms optimizer-ms; do
+  for value in 1e308 nan inf -1 1e400; do
+    expect_error "--$flag $value: exit 2 naming the flag" 2 "--$flag" simulate --"$flag" "$value"
+  done
+done
+expect_error "--fwd-ms 1,1e308,1,1 (one value of a list)" 2 '--fwd-ms' \
+  simulate --stages 4 --fwd-ms 1,1e308,1,1
+expect_error "--virtual-stages 2 with 1f1b" 2 'virtual-stages' simulate --schedule 1f1b -v 2
+for args in "--stages 2147483648" "--stages -2147483649" "--stages nan" "--microbatches 2147483648" \
+  "--microbatches 4,2147483648" "--virtual-stages 1073741824" "--virtual-stages 0" \
+  "--virtual-stages -1" "--width 2147483648" "--width nan"; do
+  # shellcheck disable=SC2086
+  expect_error "$args: exit 2 naming the flag" 2 "${args%% *}" simulate $args
+done
+
+# A request too large for memory (4096 x 4096 took 10 GB and 90 s) is refused at once.
+expect_error "--stages 4096 --microbatches 4096: refused before any work" 2 \
+  '--stages 4096.*limit' simulate --stages 4096 --microbatches 4096
+expect_error "--compare over the size limit: refused" 2 'limit' \
+  simulate --compare --stages 4096 --microbatches 8,4096
+
+# --compare prints a table: the flags of one schedule's files or a plan are refused, not ignored.
+for flag in trace svg save-schedule; do
+  expect_error "--compare with --$flag: exit 2 naming it" 2 "--compare.*--$flag" \
+    simulate --compare --"$flag" "$TMP/compare.out"
+  [ -e "$TMP/compare.out" ] && fail "--compare with --$flag writes nothing" || pass "--compare with --$flag writes nothing"
+done
+
+# ---------------------------------------------------------------------------------------------
+# Outputs are checked before any work and written all or none
+
+expect_error "--save-schedule and --trace into a missing directory: exit 4" 4 'nodir' \
+  simulate --save-schedule "$TMP/first.json" --trace "$TMP/nodir/t.json"
+if [ -e "$TMP/first.json" ] || grep -q wrote "$ERR"; then
+  fail "one bad output: the good one is not written either" "$(ls "$TMP")"
+else
+  pass "one bad output: the good one is not written either"
+fi
+
+cp "$SCHEDULES/1f1b-4x8.json" "$TMP/input.json"
+expect_error "--trace onto the --schedule-file: refused" 2 '--trace' \
+  simulate --schedule-file "$TMP/input.json" --trace "$TMP/input.json"
+if cmp -s "$SCHEDULES/1f1b-4x8.json" "$TMP/input.json"; then
+  pass "--trace onto the --schedule-file leaves the input untouched"
+else
+  fail "--trace onto the --schedule-file leaves the input untouched"
+fi
+expect_error "--trace and --svg onto the same file: refused" 2 '--trace|--svg' \
+  simulate --trace "$TMP/same.out" --svg "$TMP/same.out"
+
+if [ -w /dev/full ]; then
+  expect_error "--trace /dev/full: refused" 4 '/dev/full' simulate --trace /dev/full
+fi
+mkfifo "$TMP/fifo"
+expect_error "--svg onto a FIFO: refused, no hang" 4 'fifo' simulate --svg "$TMP/fifo"
+[ -p "$TMP/fifo" ] && pass "--svg onto a FIFO leaves it a FIFO" || fail "--svg onto a FIFO leaves it a FIFO"
+echo original >"$TMP/target.txt"
+ln -s "$TMP/target.txt" "$TMP/link.svg"
+expect_error "--svg onto a symbolic link: refused" 4 'link\.svg' simulate --svg "$TMP/link.svg"
+if [ -L "$TMP/link.svg" ] && [ "$(cat "$TMP/target.txt")" = original ]; then
+  pass "--svg onto a symbolic link leaves the link and its target untouched"
+else
+  fail "--svg onto a symbolic link leaves the link and its target untouched"
+fi
+
+# A 250-character file name: the temporary name must not pass the 255-byte name limit.
+long_name=$(printf 't%.0s' $(seq 1 245)).json
+pp simulate --trace "$TMP/$long_name"
+if [ "$RC" -eq 0 ] && py 'import json, sys; json.load(open(sys.argv[1]))' "$TMP/$long_name" >/dev/null; then
+  pass "--trace to a 250-character file name"
+else
+  fail "--trace to a 250-character file name" "exit $RC"
+fi
+rm -f "$TMP/$long_name"
+
+# A large trace is streamed to the file: under a 1 GB address-space limit the 512 x 512 trace
+# (335 MB, once 4.3 GB in memory and then a crash) is written, and parses.
+( ulimit -v 1000000 && exec timeout 120 "$PP" simulate --stages 512 --microbatches 512 --json \
+  --trace "$TMP/big-trace.json" ) >"$OUT" 2>"$ERR"
+RC=$?
+if [ "$RC" -eq 0 ] && ! crashed && py '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["otherData"]["ranks"] == 512 and len(d["traceEvents"]) > 512 * 512 * 6
+' "$TMP/big-trace.json" >/dev/null; then
+  pass "512 x 512 --trace under ulimit -v 1000000: written, valid JSON"
+else
+  fail "512 x 512 --trace under ulimit -v 1000000: written, valid JSON" "exit $RC"
+fi
+rm -f "$TMP/big-trace.json"
+
+# Memory exhaustion is a clear error, not a crash or "internal:" (exit 1).
+( ulimit -v 400000 && exec timeout 120 "$PP" simulate --stages 1024 --microbatches 1024 --json ) \
+  >"$OUT" 2>"$ERR"
+RC=$?
+if [ "$RC" -eq 2 ] && [ "$(wc -l <"$ERR")" -eq 1 ] && grep -q '^error: out of memory' "$ERR" &&
+  ! crashed; then
+  pass "out of memory under ulimit -v: exit 2, one 'error: out of memory' line"
+else
+  fail "out of memory under ulimit -v: exit 2, one 'error: out of memory' line" "exit $RC"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Commands other than simulate: names, help, stdout
+
+expect_error "pp show names the unknown command and the known ones" 2 "'pp show'.*simulate" show
+expect_error "pp data bogus names it and the known ones" 2 "'pp data bogus'.*synth" data bogus
+pp data --help
+if [ "$RC" -eq 0 ] && grep -q 'pp data synth' "$OUT" && ! grep -q 'pp simulate' "$OUT"; then
+  pass "pp data --help shows its own examples"
+else
+  fail "pp data --help shows its own examples" "exit $RC"
+fi
+pp run --help
+if ! grep -q 'pp simulate --compare' "$OUT"; then
+  pass "pp run --help does not show the top-level examples"
+else
+  fail "pp run --help does not show the top-level examples"
+fi
+(cd "$TMP" && timeout 60 "$PP" data synth --out - --tokens 100 >"$OUT" 2>"$ERR")
+RC=$?
+if [ "$RC" -eq 2 ] && [ ! -e "$TMP/-" ] && grep -q -- '^error: --out' "$ERR"; then
+  pass "pp data synth --out -: exit 2 naming --out, no file named '-'"
+else
+  fail "pp data synth --out -: exit 2 naming --out, no file named '-'" "exit $RC"
+fi
+
 # ---------------------------------------------------------------------------------------------
 # Bad schedule files
 
@@ -352,6 +481,16 @@ expect_error "--schedule-file that is not JSON" 2 'not-json\.json.*JSON' \
 : >"$TMP/empty.json"
 expect_error "--schedule-file that is empty" 2 'empty\.json' \
   simulate --schedule-file "$TMP/empty.json"
+
+# An endless device is read with a bound: an error, not a hang.
+( exec timeout 20 "$PP" simulate --schedule-file /dev/zero ) >"$OUT" 2>"$ERR"
+RC=$?
+if { [ "$RC" -eq 4 ] || [ "$RC" -eq 2 ]; } && [ "$(wc -l <"$ERR")" -eq 1 ] &&
+  grep -q '^error: .*/dev/zero' "$ERR" && ! crashed; then
+  pass "--schedule-file /dev/zero: exit 4 or 2 with one error line, within 20 s"
+else
+  fail "--schedule-file /dev/zero: exit 4 or 2 with one error line, within 20 s" "exit $RC"
+fi
 
 cat >"$TMP/unknown-field.json" <<'EOF'
 {"schema": "pp.schedule", "version": 1, "ranks": 1, "microbatches": 1, "colour": "blue",

@@ -1,6 +1,8 @@
 // The pictures and files made from a timeline.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -92,6 +94,71 @@ TEST(Svg, SelfContainedAndEscaped) {
   EXPECT_NE(svg.find("F0&gt;r1"), std::string::npos);  // labels in titles are escaped too
   EXPECT_NE(svg.find("rank 1"), std::string::npos);
   EXPECT_NE(svg.find("time (ms)"), std::string::npos);
+}
+
+// A one-rank timeline whose last event ends at `end_ms` (huge, or not finite).
+Timeline long_timeline(double end_ms) {
+  Timeline t;
+  t.schedule_name = "long";
+  t.source = "simulated";
+  t.ranks = 1;
+  t.microbatches = 1;
+  t.events.push_back({0, Lane::kCompute, ActionKind::kForward, 0, 0, -1, 0, end_ms / 2, -1});
+  t.events.push_back({0, Lane::kCompute, ActionKind::kBackward, 0, 0, -1, end_ms / 2, end_ms, -1});
+  return t;
+}
+
+// Every renderer ends, with a bounded output, on a makespan the axis loops once never left
+// (infinity: pp simulate --fwd-ms 1e308), and on huge and tiny ones.
+TEST(Renderers, EndOnHugeTinyAndNonFiniteMakespans) {
+  const double inf = std::numeric_limits<double>::infinity();
+  for (double end : {inf, std::numeric_limits<double>::max(), 1e300, 4.9e-324, 1e-310, 1e-9}) {
+    const Timeline t = long_timeline(end);
+    TimelineMetrics m = compute_metrics(t);
+    m.makespan_ms = end;
+    const std::string chart = render_gantt(t, {120, false});
+    EXPECT_LT(chart.size(), 10000u) << end;
+    const std::string svg = render_svg(t, m);
+    EXPECT_LT(svg.size(), 20000u) << end;
+    EXPECT_EQ(svg.find("nan"), std::string::npos) << end;
+    EXPECT_NE(svg.find("</svg>"), std::string::npos) << end;
+    nlohmann::json trace;
+    EXPECT_NO_THROW(trace = nlohmann::json::parse(chrome_trace_json(t, m))) << end;
+  }
+  EXPECT_NE(render_gantt(long_timeline(inf), {120, false}).find("not a finite number"),
+            std::string::npos);
+}
+
+// The trace is written in pieces of about one event, and the pieces make the document nlohmann
+// would write whole: valid JSON, byte for byte what a parse and dump gives back.
+TEST(ChromeTrace, StreamsEventByEventAsOneValidDocument) {
+  const Timeline t = sample();
+  std::string whole;
+  std::size_t pieces = 0;
+  std::size_t largest_event = 0;
+  write_chrome_trace(t, compute_metrics(t), [&](std::string_view piece) {
+    whole += piece;
+    ++pieces;
+    if (pieces > 1 && piece.find("otherData") == std::string_view::npos) {
+      largest_event = std::max(largest_event, piece.size());
+    }
+  });
+  EXPECT_EQ(whole, chrome_trace_json(t, compute_metrics(t)));
+  EXPECT_EQ(nlohmann::ordered_json::parse(whole).dump() + "\n", whole);
+  EXPECT_GT(pieces, t.events.size());
+  EXPECT_LT(largest_event, 400u);
+}
+
+TEST(Svg, StreamsElementByElement) {
+  const Timeline t = sample();
+  std::string whole;
+  std::size_t pieces = 0;
+  write_svg(t, compute_metrics(t), [&](std::string_view piece) {
+    whole += piece;
+    ++pieces;
+  });
+  EXPECT_EQ(whole, render_svg(t, compute_metrics(t)));
+  EXPECT_GT(pieces, t.events.size() / 2);
 }
 
 }  // namespace

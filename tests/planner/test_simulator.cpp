@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "pp/error.h"
 #include "pp/lowering.h"
 #include "pp/planner/simulation_request.h"
 #include "pp/planner/simulator.h"
@@ -93,6 +94,49 @@ TEST(Simulator, ComputeOfARankNeverOverlaps) {
   for (auto& list : spans) {
     std::sort(list.begin(), list.end());
     for (std::size_t i = 1; i < list.size(); ++i) EXPECT_LE(list[i - 1].second, list[i].first + 1e-12);
+  }
+}
+
+// Costs whose sum overflows (pp simulate --fwd-ms 1e308) are refused rather than drawn: the
+// pictures' time axis cannot be drawn for an infinite makespan.
+TEST(Simulator, RefusesAMakespanThatIsNotFinite) {
+  try {
+    run("1f1b", 4, 8, {{1e308}, {1e308}, {}, {0}, 0, 0});
+    FAIL() << "no error for an infinite makespan";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.category(), ErrorCategory::kInvalidInput);
+    EXPECT_NE(std::string(e.what()).find("finite"), std::string::npos) << e.what();
+  }
+}
+
+// A request too large for memory (4096 x 4096 took 10 GB and 90 s) is refused before any of it is
+// generated, naming the flags; one at the limit's edge is estimated, not refused.
+TEST(Simulator, RefusesATooLargeScheduleBeforeGeneratingIt) {
+  try {
+    run("1f1b", 4096, 4096, {{1}, {2}, {}, {0}, 0, 0});
+    FAIL() << "no error for 4096 x 4096";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.category(), ErrorCategory::kInvalidInput);
+    const std::string message = e.what();
+    EXPECT_NE(message.find("--stages 4096"), std::string::npos) << message;
+    EXPECT_NE(message.find("--microbatches 4096"), std::string::npos) << message;
+    EXPECT_NE(message.find("limit"), std::string::npos) << message;
+  }
+  EXPECT_NO_THROW(check_schedule_size("1f1b", {512, 512, 1}));
+  EXPECT_THROW(check_schedule_size("interleaved", {1024, 1024, 8}), Error);
+}
+
+// The estimate is an upper bound of the real lowered size, and not a loose one.
+TEST(Simulator, ActionBoundCoversTheLoweredSchedule) {
+  for (const ScheduleGenerator& g : schedule_generators()) {
+    for (int k : {1, 2, 4, 8}) {
+      const ScheduleSpec spec{k, 2 * k, g.name == "interleaved" ? 2 : 1};
+      const long long actual =
+          static_cast<long long>(lower_communication(generate_schedule(g.name, spec)).action_count());
+      const long long bound = lowered_action_bound(g, spec);
+      EXPECT_GE(bound, actual) << g.name << " K=" << k;
+      EXPECT_LE(bound, 2 * actual + 8) << g.name << " K=" << k;
+    }
   }
 }
 

@@ -23,6 +23,11 @@ inline constexpr int kMaxRanks = 4096;
 inline constexpr int kMaxMicrobatches = 1 << 20;
 inline constexpr int kMaxVirtualStages = 64;
 inline constexpr long long kMaxStageMicrobatches = 1LL << 24;  // M * K * V
+// The most actions a schedule may have once lowered (sends and receives included). Simulating
+// takes about kBytesPerAction of memory per action (the schedule, its lowered copy, the timeline
+// and the metrics' views), so the limit keeps `pp simulate` under about 1 GB (docs/simulate.md).
+inline constexpr long long kMaxScheduleActions = 1LL << 23;
+inline constexpr long long kBytesPerAction = 110;
 
 struct ScheduleGenerator {
   std::string_view name;         // the --schedule name, e.g. "1f1b"
@@ -38,6 +43,16 @@ struct ScheduleGenerator {
 
 // The registry, in the order tables list them: gpipe, 1f1b, interleaved, zb-h1.
 const std::vector<ScheduleGenerator>& schedule_generators();
+
+// An upper bound of the actions of the generator's schedule for `spec` once lowered, computed
+// without generating it: per (stage, micro-batch) its compute actions (F and B, or F, I and W)
+// and up to four sends and receives, plus REDUCE and STEP per rank.
+long long lowered_action_bound(const ScheduleGenerator& generator, const ScheduleSpec& spec);
+
+// Throws pp::Error(kInvalidInput) naming the flags when the lowered schedule `name` for `spec`
+// could have more than kMaxScheduleActions actions (or `spec` is out of range). Checked before
+// simulating, so that a request too large for memory is refused before any memory is taken.
+void check_schedule_size(std::string_view name, const ScheduleSpec& spec);
 
 // Throws pp::Error(kInvalidInput) listing the known names when `name` is unknown.
 const ScheduleGenerator& find_schedule_generator(std::string_view name);

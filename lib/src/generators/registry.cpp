@@ -75,6 +75,26 @@ std::string schedule_names() {
   return names;
 }
 
+long long lowered_action_bound(const ScheduleGenerator& generator, const ScheduleSpec& spec) {
+  const long long compute_kinds = generator.splits_backward ? 3 : 2;
+  const long long comm_kinds = 4;  // RECV_F, SEND_F, RECV_B, SEND_B
+  const long long units = 1LL * spec.ranks * spec.virtual_stages * spec.microbatches;
+  return units * (compute_kinds + comm_kinds) + 2LL * spec.ranks;
+}
+
+void check_schedule_size(std::string_view name, const ScheduleSpec& spec) {
+  const ScheduleGenerator& generator = find_schedule_generator(name);
+  check_ranges(spec);
+  const long long actions = lowered_action_bound(generator, spec);
+  if (actions > kMaxScheduleActions) {
+    throw_invalid(fmt::format(
+        "--stages {} x --microbatches {} x --virtual-stages {} makes up to {} actions (about {:.1f} "
+        "GB to simulate), over pp's limit of {} actions: use fewer stages or micro-batches",
+        spec.ranks, spec.microbatches, spec.virtual_stages, actions,
+        static_cast<double>(actions) * kBytesPerAction / 1e9, kMaxScheduleActions));
+  }
+}
+
 const ScheduleGenerator& find_schedule_generator(std::string_view name) {
   for (const auto& g : schedule_generators()) {
     if (g.name == name) return g;

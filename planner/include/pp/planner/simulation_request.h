@@ -28,7 +28,8 @@ struct SimulationResult {
 };
 
 // Throws pp::Error(kInvalidInput) for an undefined schedule, an invalid custom schedule (with the
-// validator's grid) or bad costs.
+// validator's grid), bad costs, a schedule over kMaxScheduleActions (checked before generating),
+// or a makespan that is not finite.
 SimulationResult run_simulation(const SimulationRequest& request);
 
 // Generates, lowers and validates a schedule from a generator name.
