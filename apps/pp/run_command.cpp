@@ -108,7 +108,7 @@ void run_run(const RunOptions& o) {
   std::unique_ptr<Transport> world = mpi_world();
   TrainOptions t;
   t.plan = load_plan(o.plan);
-  t.model = load_model(o.model.empty() ? t.plan.model : o.model);
+  t.model = o.model.empty() ? t.plan.model_config : load_model(o.model);
   t.data = o.data;
   t.steps = o.steps;
   t.adamw = {o.lr, o.beta1, o.beta2, o.eps, o.weight_decay};

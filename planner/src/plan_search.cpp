@@ -71,6 +71,8 @@ void predict(const PlanRequest& r, const ModelProfile& profile, double step_ms, 
 void fill_plan_header(const PlanRequest& r, Plan* plan) {
   plan->model = r.model.name;
   plan->cluster = r.cluster.name;
+  plan->model_config = r.model;
+  plan->cluster_spec = r.cluster;
   plan->gpus = r.gpus;
   plan->global_batch = r.global_batch;
   plan->seq_len = r.seq_len;
