@@ -210,6 +210,7 @@ void add_plan_command(CLI::App& app) {
 
 void run_plan(const PlanOptions& o) {
   const PlanRequest request = request_of(o);
+  check_plan_request(request);  // size limits and fixed choices, before any table is printed
   const bool plan_on_stdout = o.json || o.output == "-";  // then stdout is one JSON document
   if (o.show_profile && !plan_on_stdout) print_profile(request);
   const auto start = std::chrono::steady_clock::now();

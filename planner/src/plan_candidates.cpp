@@ -194,6 +194,18 @@ void check_plan_request(const PlanRequest& r) {
   if (f.dp && (*f.dp < 1 || r.gpus % *f.dp != 0)) {
     throw_invalid(fmt::format("--dp {} does not divide --gpus {}", *f.dp, r.gpus));
   }
+  if (r.model.layers > kMaxPlanBlocks) {
+    throw_invalid(fmt::format("--model: {} has {} blocks; pp plan plans models of at most {} blocks "
+                              "(the deepest published dense models have about 130)",
+                              r.model.name, r.model.layers, kMaxPlanBlocks));
+  }
+  const long long fixed_size = 1LL * f.pp.value_or(1) * f.virtual_stages.value_or(1) * f.microbatches.value_or(1);
+  if (fixed_size > kMaxPlanStageMicrobatches) {
+    throw_invalid(fmt::format("--microbatches {} x --pp {} x --virtual-stages {} is {}; pp plan "
+                              "simulates at most {} stage-micro-batches per layout",
+                              f.microbatches.value_or(1), f.pp.value_or(1), f.virtual_stages.value_or(1),
+                              fixed_size, kMaxPlanStageMicrobatches));
+  }
   if (f.schedule) find_schedule_generator(*f.schedule);
   if (f.virtual_stages && *f.virtual_stages > 1 && f.schedule && *f.schedule != "interleaved") {
     throw_invalid("--virtual-stages above 1 needs --schedule interleaved");
@@ -223,7 +235,7 @@ std::vector<Layout> enumerate_layouts(const PlanRequest& r) {
         for (const std::string& schedule : schedule_options(r, pp)) {
           for (int v : virtual_stage_options(r, schedule)) {
             if (!find_schedule_generator(schedule).unsupported({pp, m, v}).empty()) continue;
-            if (pp * v > total_layers(r) || 1LL * pp * v * m > kMaxStageMicrobatches) continue;
+            if (pp * v > total_layers(r) || 1LL * pp * v * m > kMaxPlanStageMicrobatches) continue;
             for (int k : options(r.fixed.checkpoint_interval, {0, 1, 2, 4})) {
               layouts.push_back({tp, pp, dp, b, m, schedule, v, k});
             }

@@ -116,6 +116,16 @@ else
   not_ok "--virtual-stages 2 alone" "exit $RC" "$(head -c 300 "$TMP/err")"
 fi
 
+
+# Size limits: refused before any work, naming the limit.
+python3 - "$TMP/deep.json" <<'PY'
+import json, sys
+json.dump({"model_type": "gpt2", "n_embd": 64, "n_layer": 1048576, "n_head": 4, "n_positions": 128,
+           "vocab_size": 512}, open(sys.argv[1], "w"))
+PY
+expect_error "a model of 1,048,576 blocks" 2 "at most 2048 blocks" plan --model "$TMP/deep.json" --gpus 8 --global-batch 64 --seq-len 128 --show-profile
+expect_error "--microbatches beyond the simulated size" 2 "--microbatches 1048576" plan --model llama3-8b --gpus 8 --global-batch 1048576 --microbatches 1048576
+
 # A plan carries its model and cluster: it simulates after the user's config.json is gone.
 mkdir -p "$TMP/own"
 cp "$(dirname "$0")/../../configs/models/gpt2-tiny.json" "$TMP/own/config.json"

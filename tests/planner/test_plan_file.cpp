@@ -192,5 +192,39 @@ TEST(Search, FixedVirtualStagesChooseTheSchedule) {
   for (const Layout& l : enumerate_layouts(r)) EXPECT_NE(l.schedule, "interleaved");
 }
 
+TEST(Search, DeepPipelinesWinOnRecomputeAndSayWhy) {
+  // llama3-405b on 16,384 H100s: one block per stage needs no recompute, which outweighs its
+  // larger bubble against the published tp 8, pp 16 interleaved layout; the lines say so.
+  const PlanSearchResult result = search_plans(request("llama3-405b", "dgx-h100", 16384, 2048, 8192));
+  ASSERT_GE(result.plans.size(), 3u);
+  const RankedPlan& best = result.plans.front();
+  EXPECT_TRUE(contains(best.why, "step end")) << best.why;
+  EXPECT_TRUE(contains(best.why, "recompute")) << best.why;
+  bool published_listed = false;
+  for (const RankedPlan& p : result.plans) {
+    const Layout& l = p.plan.layout;
+    if (l.tp == 8 && l.pp == 16 && l.schedule == "interleaved") {
+      published_listed = true;
+      if (best.recompute_share < p.recompute_share) {
+        EXPECT_TRUE(contains(p.why, "recompute")) << p.why;
+      }
+    }
+  }
+  EXPECT_TRUE(published_listed);
+}
+
+TEST(Search, SizeLimitsAreInputErrors) {
+  PlanRequest r = request("gpt2-tiny", "cpu-local", 4, 16, 64);
+  r.model.layers = kMaxPlanBlocks + 1;
+  EXPECT_THROW(check_plan_request(r), Error);
+  r = request("gpt2-tiny", "cpu-local", 4, 1 << 20, 64);
+  r.fixed.microbatches = 1 << 20;
+  EXPECT_THROW(check_plan_request(r), Error);
+  r = request("gpt2-tiny", "cpu-local", 4, 1 << 20, 64);
+  for (const Layout& l : enumerate_layouts(r)) {
+    EXPECT_LE(1LL * l.pp * l.virtual_stages * l.microbatches, kMaxPlanStageMicrobatches);
+  }
+}
+
 }  // namespace
 }  // namespace pp
