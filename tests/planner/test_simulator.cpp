@@ -72,7 +72,9 @@ TEST(Simulator, EveryActionBecomesOneEventAndSendsPairWithReceives) {
     if (is_send(e.kind)) arrival[e.flow] = e.end_ms;
   }
   for (const auto& e : r.timeline.events) {
-    if (is_recv(e.kind)) EXPECT_GE(e.end_ms + 1e-12, arrival[e.flow]);
+    if (is_recv(e.kind)) {
+      EXPECT_GE(e.end_ms + 1e-12, arrival[e.flow]);
+    }
   }
 }
 
