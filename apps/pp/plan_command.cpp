@@ -1,12 +1,16 @@
 #include "plan_command.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "plan_report.h"
 #include "pp/error.h"
 #include "pp/file_io.h"
 #include "pp/planner/plan_search.h"
@@ -27,22 +31,80 @@ Examples:
           --profile measured.json --show-profile
   pp simulate --plan plan.json --svg plan.svg     # see the chosen schedule over time
 
-Models: a Hugging Face config.json, or a shipped name (gpt2-124m, gpt3-175b, llama2-7b,
-llama2-70b, llama3-8b, llama3-70b, llama3-405b). Clusters: a cluster file, or dgx-a100-80gb,
-dgx-h100, dgx-h200. The global batch is in sequences of --seq-len tokens.
+Models: a Hugging Face config.json, or a shipped name ({models}).
+Clusters: a cluster file, or a shipped name ({clusters}).
+The global batch is in sequences of --seq-len tokens. pp run executes plans for GPT-2-family
+models at tp 1; on a CPU cluster (cpu-local) pp plan searches tp 1 only, elsewhere it notes
+when the chosen plan is not one pp run can execute. -o - writes the plan alone to stdout.
 Exit codes: 0 a plan; 2 invalid input; 3 nothing fits (the reasons say what would);
 4 a file cannot be read or written. Details: docs/cost-model.md, docs/exit-codes.md.)";
 
-std::optional<int> choice(const std::string& text, const char* flag) {
+constexpr int kMaxDefaultSeqLen = 2048;  // --seq-len when not given, if the model allows it
+
+std::string footer() {
+  auto joined = [](const std::vector<std::string>& names) {
+    return names.empty() ? std::string("none found under ") + config_dir() : fmt::format("{}", fmt::join(names, ", "));
+  };
+  return fmt::format(fmt::runtime(kExamples), fmt::arg("models", joined(shipped_config_names("models"))),
+                     fmt::arg("clusters", joined(shipped_config_names("clusters"))));
+}
+
+// A whole number in low..high, or nothing when `text` is not one.
+std::optional<long long> whole_number(const std::string& text, long long low, long long high) {
+  long long value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < low || value > high) return std::nullopt;
+  return value;
+}
+
+// CLI11 check: "auto" or a whole number in low..high (CLI11 names the flag in its error).
+CLI::Validator auto_or(long long low, long long high) {
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        if (text == "auto" || whole_number(text, low, high)) return "";
+        return fmt::format("'{}' is not 'auto' or a whole number in {}..{}", text, low, high);
+      },
+      fmt::format("auto|{}..{}", low, high));
+}
+
+// CLI11 check: a finite number of GiB above 0 (at most 1e6).
+CLI::Validator positive_gib() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double value = std::strtod(text.c_str(), &end);
+        if (end != text.c_str() && *end == '\0' && std::isfinite(value) && value > 0 && value <= 1e6) return "";
+        return fmt::format("'{}' is not a number of GiB above 0 (at most 1e6)", text);
+      },
+      "GiB > 0");
+}
+
+// An "auto or number" option already checked by auto_or().
+std::optional<int> choice(const std::string& text) {
   if (text == "auto") return std::nullopt;
-  try {
-    std::size_t used = 0;
-    const int value = std::stoi(text, &used);
-    if (used == text.size() && value >= 0) return value;
-  } catch (...) {
-    // Reported below.
+  return static_cast<int>(*whole_number(text, 0, 1LL << 31));
+}
+
+// The flag's value, or the model's positions capped at kMaxDefaultSeqLen.
+int seq_len_of(const PlanOptions& o, const ModelConfig& model) {
+  if (o.seq_len > 0) return o.seq_len;
+  return static_cast<int>(std::min<long long>(model.max_positions, kMaxDefaultSeqLen));
+}
+
+// Notes and warnings about the request itself, printed once a plan is found (so that an error
+// stays the only line on stderr).
+std::vector<std::string> request_notes(const PlanOptions& o, const PlanRequest& r) {
+  std::vector<std::string> notes;
+  if (o.seq_len == 0) {
+    notes.push_back(fmt::format("note: --seq-len not given: planning for {} tokens per sequence ({} "
+                                "has {} positions; the default is at most {})",
+                                r.seq_len, r.model.name, r.model.max_positions, kMaxDefaultSeqLen));
   }
-  throw_invalid(fmt::format("{}: '{}' is not a non-negative whole number or 'auto'", flag, text));
+  if (r.measured) {
+    const std::string mismatch = profile_device_mismatch(*r.measured, r.cluster);
+    if (!mismatch.empty()) notes.push_back("warning: --profile: " + mismatch);
+  }
+  return notes;
 }
 
 PlanRequest request_of(const PlanOptions& o) {
@@ -51,14 +113,14 @@ PlanRequest request_of(const PlanOptions& o) {
   r.cluster = load_cluster(o.cluster);
   r.gpus = o.gpus;
   r.global_batch = o.global_batch;
-  r.seq_len = o.seq_len;
-  r.fixed.tp = choice(o.tp, "--tp");
-  r.fixed.pp = choice(o.pp, "--pp");
-  r.fixed.dp = choice(o.dp, "--dp");
-  r.fixed.microbatch_size = choice(o.microbatch_size, "--microbatch-size");
-  r.fixed.microbatches = choice(o.microbatches, "--microbatches");
-  r.fixed.virtual_stages = choice(o.virtual_stages, "--virtual-stages");
-  r.fixed.checkpoint_interval = choice(o.ckpt_interval, "--ckpt-interval");
+  r.seq_len = seq_len_of(o, r.model);
+  r.fixed.tp = choice(o.tp);
+  r.fixed.pp = choice(o.pp);
+  r.fixed.dp = choice(o.dp);
+  r.fixed.microbatch_size = choice(o.microbatch_size);
+  r.fixed.microbatches = choice(o.microbatches);
+  r.fixed.virtual_stages = choice(o.virtual_stages);
+  r.fixed.checkpoint_interval = choice(o.ckpt_interval);
   if (o.schedule != "auto") r.fixed.schedule = o.schedule;
   const double memory = r.cluster.gpu.memory_bytes;
   r.memory_limit_bytes = o.mem_limit_gib > 0 ? o.mem_limit_gib * kGiB : memory * (1 - kReserveFraction);
@@ -74,69 +136,22 @@ PlanRequest request_of(const PlanOptions& o) {
   return r;
 }
 
-void print_profile(const PlanRequest& r) {
-  const int b = r.fixed.microbatch_size.value_or(1);
-  const ModelProfile p = r.measured ? measured_profile(r.model, *r.measured, b, r.seq_len, r.profile_origin)
-                                    : analytic_profile(r.model, b, r.seq_len);
-  Layout layout;
-  layout.microbatch_size = b;
-  const auto costs = layer_costs(p, r.model, r.cluster, layout, r.memory);
-  fmt::print("per-layer profile: {} ({}), micro-batch {} x {} tokens, tp=1 on {}\n", r.model.name,
-             p.origin, b, r.seq_len, r.cluster.gpu.name);
-  fmt::print("{:>10} {:>12} {:>14} {:>12} {:>13} {:>11} {:>10} {:>10} {:>10}\n", "layer",
-             "fwd GFLOP", "params", "param MiB", "act MiB/mb", "out MiB", "fwd ms", "bwd ms",
-             "wgrad ms");
-  for (std::size_t i = 0; i < p.layers.size(); ++i) {
-    const LayerProfile& l = p.layers[i];
-    fmt::print("{:>10} {:>12.2f} {:>14.0f} {:>12.1f} {:>13.1f} {:>11.2f} {:>10.3f} {:>10.3f} {:>10.3f}\n",
-               l.name, l.forward_flops / 1e9, l.params, 2 * l.params / 1048576.0,
-               costs[i].activation_bytes / 1048576.0, l.output_bytes / 1048576.0,
-               costs[i].forward_ms, costs[i].backward_ms, costs[i].wgrad_ms);
+// One stderr note when pp run cannot execute the best plan (what to pass instead), and a warning
+// when its figures are beyond the hardware (a profile faster than the cluster's peak).
+void note_pp_run(const PlanRequest& r, const Plan& best) {
+  const std::vector<std::string> obstacles = pp_run_obstacles(best);
+  if (!obstacles.empty()) {
+    fmt::print(stderr, "note: pp run cannot execute this plan: {}\n", fmt::join(obstacles, "; "));
   }
-  fmt::print("\n");
-}
-
-std::string layout_cells(const Layout& l) {
-  return fmt::format("{:>3} {:>3} {:>4} {:>4} {:>5}  {:<12} {:>2} {:>4}", l.tp, l.pp, l.dp,
-                     l.microbatch_size, l.microbatches, l.schedule, l.virtual_stages,
-                     l.checkpoint_interval);
-}
-
-void print_table(const PlanRequest& r, const PlanSearchResult& result, double seconds) {
-  fmt::print("{} on {} x {} ({}), global batch {} x {} tokens, memory limit {:.1f} GiB per GPU\n",
-             r.model.name, r.gpus, r.cluster.gpu.name, r.cluster.name, r.global_batch, r.seq_len,
-             r.memory_limit_bytes / kGiB);
-  fmt::print("searched {} layouts: {} fit, {} simulated, in {:.2f} s\n\n", result.layouts,
-             result.fitting, result.simulated, seconds);
-  fmt::print("{:>2}  {:>3} {:>3} {:>4} {:>4} {:>5}  {:<12} {:>2} {:>4} {:>8} {:>7} {:>11} {:>9} {:>6} {:>9}\n",
-             "#", "tp", "pp", "dp", "mbs", "M", "schedule", "V", "ckpt", "step s", "bubble",
-             "tokens/s", "TFLOP/s", "MFU", "peak GiB");
-  int rank = 1;
-  for (const RankedPlan& p : result.plans) {
-    const PlanPrediction& x = p.plan.predicted;
-    fmt::print("{:>2}  {} {:>8.4g} {:>6.1f}% {:>11.0f} {:>9.4g} {:>5.1f}% {:>9.4g}\n", rank++,
-               layout_cells(p.plan.layout), x.step_time_s, 100 * x.bubble_fraction, x.tokens_per_s,
-               x.model_tflops_per_gpu, 100 * x.mfu, x.peak_memory_bytes / kGiB);
-    fmt::print("    {}\n", p.why);
-  }
-  fmt::print("\n(TFLOP/s and MFU count model FLOPs, 3x the forward; with recompute the GPUs do "
-             "{:.1f} TFLOP/s each)\n",
-             result.plans.front().plan.predicted.hardware_tflops_per_gpu);
-}
-
-void print_stages(const Plan& plan) {
-  fmt::print("\nstages of #1 (layer 0 is the embedding, {} the head):\n", plan.stages.back().last_layer);
-  fmt::print("{:>6} {:>5} {:>12} {:>10} {:>10} {:>10} {:>10}\n", "stage", "rank", "layers",
-             "fwd ms", "bwd ms", "p2p ms", "peak GiB");
-  for (const StagePlan& s : plan.stages) {
-    fmt::print("{:>6} {:>5} {:>12} {:>10.3f} {:>10.3f} {:>10.3f} {:>10.1f}\n", s.stage, s.rank,
-               fmt::format("{}-{}", s.first_layer, s.last_layer), s.forward_ms, s.backward_ms,
-               s.p2p_ms, s.peak_memory_bytes / kGiB);
+  if (best.predicted.mfu > 1) {
+    fmt::print(stderr, "warning: the plan's MFU is {:.0f}%: its layer times are faster than {}'s "
+               "peak; check --profile and --cluster\n",
+               100 * best.predicted.mfu, r.cluster.name);
   }
 }
 
-void report_infeasible(const PlanOptions& o, const PlanSearchResult& result) {
-  if (o.json) {
+void report_infeasible(bool json, const PlanSearchResult& result) {
+  if (json) {
     nlohmann::ordered_json doc = {{"schema", "pp.plan-infeasible"}, {"version", 1},
                                   {"feasible", false}, {"reasons", result.infeasible}};
     std::cout << doc.dump(2) << "\n";
@@ -151,32 +166,43 @@ void report_infeasible(const PlanOptions& o, const PlanSearchResult& result) {
 void add_plan_command(CLI::App& app) {
   auto o = std::make_shared<PlanOptions>();
   CLI::App* cmd = app.add_subcommand("plan", "Choose the training layout for a model on a cluster");
-  cmd->footer(kExamples);
+  cmd->footer(footer());
   cmd->add_option("--model", o->model, "Hugging Face config.json, or a shipped model name")->required();
   cmd->add_option("--cluster", o->cluster, "Cluster file, or a shipped cluster name")->capture_default_str();
   cmd->add_option("--gpus", o->gpus, "GPUs in all (tp x pp x dp)")->required()->check(CLI::Range(1, 1 << 24));
   cmd->add_option("--global-batch", o->global_batch, "Sequences per optimizer step")
       ->required()
       ->check(CLI::Range(1, 1 << 30));
-  cmd->add_option("--seq-len", o->seq_len, "Tokens per sequence")->capture_default_str()->check(CLI::Range(1, 1 << 24));
-  cmd->add_option("--tp", o->tp, "Tensor-parallel degree, or auto")->capture_default_str();
-  cmd->add_option("--pp", o->pp, "Pipeline stages, or auto")->capture_default_str();
-  cmd->add_option("--dp", o->dp, "Data-parallel replicas, or auto")->capture_default_str();
-  cmd->add_option("--microbatch-size", o->microbatch_size, "Sequences per micro-batch, or auto")->capture_default_str();
-  cmd->add_option("--microbatches", o->microbatches, "Micro-batches per replica per step, or auto")->capture_default_str();
+  cmd->add_option("--seq-len", o->seq_len,
+                  fmt::format("Tokens per sequence (default: the model's positions, at most {})", kMaxDefaultSeqLen))
+      ->check(CLI::Range(1, 1 << 24));
+  cmd->add_option("--tp", o->tp, "Tensor-parallel degree, or auto")->capture_default_str()->check(auto_or(1, kMaxTensorParallel));
+  cmd->add_option("--pp", o->pp, "Pipeline stages, or auto")->capture_default_str()->check(auto_or(1, kMaxRanks));
+  cmd->add_option("--dp", o->dp, "Data-parallel replicas, or auto")->capture_default_str()->check(auto_or(1, 1 << 24));
+  cmd->add_option("--microbatch-size", o->microbatch_size, "Sequences per micro-batch, or auto")
+      ->capture_default_str()
+      ->check(auto_or(1, kMaxMicrobatchSize));
+  cmd->add_option("--microbatches", o->microbatches, "Micro-batches per replica per step, or auto")
+      ->capture_default_str()
+      ->check(auto_or(1, kMaxMicrobatches));
   cmd->add_option("--schedule", o->schedule, "gpipe, 1f1b, interleaved, zb-h1, or auto")->capture_default_str();
-  cmd->add_option("--virtual-stages", o->virtual_stages, "Chunks per rank (interleaved), or auto")->capture_default_str();
+  cmd->add_option("--virtual-stages", o->virtual_stages,
+                  "Chunks per rank, or auto; above 1 means the interleaved schedule, 1 rules it out")
+      ->capture_default_str()
+      ->check(auto_or(1, kMaxVirtualStages));
   cmd->add_option("--ckpt-interval", o->ckpt_interval,
                   "0: no recompute; k: every k-th block is recomputed (1: all); or auto")
-      ->capture_default_str();
-  cmd->add_option("--mem-limit", o->mem_limit_gib, "GiB per GPU (default: the GPU's memory less 8%)");
+      ->capture_default_str()
+      ->check(auto_or(0, 1 << 20));
+  cmd->add_option("--mem-limit", o->mem_limit_gib, "GiB per GPU or CPU rank (default: its memory less 8%)")
+      ->check(positive_gib());
   cmd->add_option("--profile", o->profile, "Measured per-layer profile (docs/profile-format.md)");
   cmd->add_flag("--shard-optimizer", o->shard_optimizer, "Shard optimizer state over dp (ZeRO-1)");
   cmd->add_flag("--no-sequence-parallel", o->no_sequence_parallel, "Tensor parallelism without sequence parallelism");
   cmd->add_flag("--no-flash-attention", o->no_flash_attention, "Keep the attention score matrix for the backward");
   cmd->add_flag("--no-dp-overlap", o->no_dp_overlap, "Do not overlap the gradient all-reduce with the backward");
   cmd->add_option("--top", o->top, "Plans to list")->capture_default_str()->check(CLI::Range(1, 100));
-  cmd->add_option("-o,--output", o->output, "Write the best plan (JSON) here");
+  cmd->add_option("-o,--output", o->output, "Write the best plan (JSON) here; - : to stdout, alone");
   cmd->add_flag("--json", o->json, "Print the best plan as JSON on stdout");
   cmd->add_flag("--show-profile", o->show_profile, "Print the per-layer profile table first");
   cmd->callback([o] { run_plan(*o); });
@@ -184,18 +210,23 @@ void add_plan_command(CLI::App& app) {
 
 void run_plan(const PlanOptions& o) {
   const PlanRequest request = request_of(o);
-  if (o.show_profile && !o.json) print_profile(request);
+  check_plan_request(request);  // size limits and fixed choices, before any table is printed
+  const bool plan_on_stdout = o.json || o.output == "-";  // then stdout is one JSON document
+  if (o.show_profile && !plan_on_stdout) print_profile(request);
   const auto start = std::chrono::steady_clock::now();
   const PlanSearchResult result = search_plans(request);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (result.plans.empty()) report_infeasible(o, result);
+  if (result.plans.empty()) report_infeasible(plan_on_stdout, result);
   const Plan& best = result.plans.front().plan;
-  if (!o.output.empty()) {
-    write_file_atomically(o.output, plan_to_json_text(best));
-    if (o.output != "-") fmt::print(stderr, "wrote plan {}\n", o.output);
+  for (const std::string& note : request_notes(o, request)) fmt::print(stderr, "{}\n", note);
+  note_pp_run(request, best);
+  const std::string text = plan_to_json_text(best);
+  if (!o.output.empty() && o.output != "-") {
+    write_file_atomically(o.output, text);
+    fmt::print(stderr, "wrote plan {}\n", o.output);
   }
-  if (o.json) {
-    std::cout << plan_to_json_text(best);
+  if (plan_on_stdout) {
+    std::cout << text;
     return;
   }
   print_table(request, result, seconds);

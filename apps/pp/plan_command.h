@@ -12,7 +12,7 @@ struct PlanOptions {
   std::string cluster = "dgx-h100";
   int gpus = 0;
   int global_batch = 0;
-  int seq_len = 2048;
+  int seq_len = 0;  // 0: the model's positions, capped (plan_command.cpp)
   // Fixed choices: a number (or a schedule name), or "auto".
   std::string tp = "auto", pp = "auto", dp = "auto", microbatch_size = "auto",
               microbatches = "auto", schedule = "auto", virtual_stages = "auto",

@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "pp/error.h"
 #include "pp/file_io.h"
 #include "pp/runtime/layer_profiler.h"
 
@@ -31,6 +32,13 @@ Format: docs/profile-format.md. Exit codes: 0 written; 2 invalid input; 4 file I
 
 void run_profile(const ProfileOptions& o) {
   const ModelConfig model = load_model(o.model);
+  if (model.family != ModelFamily::kGpt2) {
+    throw_invalid(fmt::format(
+        "--model: pp profile measures GPT-2-family models only (it times pp run's CPU layers), and "
+        "{} is a Llama-family model; plan it with pp plan's analytic cost model (no --profile), or "
+        "write a profile from your own profiler (docs/profile-format.md)",
+        model.name));
+  }
   const MeasuredProfile profile = profile_layers(model, {o.microbatch_size, o.seq_len, o.repeats, 1});
   write_file_atomically(o.output, profile_to_json_text(profile));
   if (o.output != "-") fmt::print(stderr, "wrote profile of {} layers to {}\n", profile.layers.size(), o.output);

@@ -176,7 +176,7 @@ void run_run(const RunOptions& o) {
   if (world->rank() == 0) warn_if_oversubscribed(local_ranks);
   TrainOptions t;
   t.plan = load_plan(o.plan);
-  t.model = load_model(o.model.empty() ? t.plan.model : o.model);
+  t.model = o.model.empty() ? t.plan.model_config : load_model(o.model);
   t.data = o.data;
   t.steps = o.steps;
   t.adamw = {o.lr, o.beta1, o.beta2, o.eps, o.weight_decay};

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "config_json.h"
 #include "json_fields.h"
 #include "pp/file_io.h"
 #include "pp/model.h"
@@ -29,20 +30,59 @@ GpuSpec read_gpu(const JsonFields& f) {
   return gpu;
 }
 
+nlohmann::ordered_json link_to_json(const LinkSpec& link) {
+  return {{"bandwidth_gb_per_s", link.bandwidth_bytes_per_s / 1e9}, {"latency_us", link.latency_s * 1e6}};
+}
+
 }  // namespace
 
-ClusterSpec parse_cluster(const std::string& text, const std::string& origin) {
-  const nlohmann::json doc = parse_json_document(text, origin);
-  const JsonFields f(doc, origin);
+ClusterSpec read_cluster(const JsonFields& f, const std::string& default_name) {
   f.require_schema("pp.cluster", 1);
   ClusterSpec c;
-  c.name = f.has("name") ? f.text("name") : std::filesystem::path(origin).stem().string();
+  c.name = f.has("name") ? f.text("name") : default_name;
   if (f.has("source")) c.source = f.text("source");
   c.gpu = read_gpu(f.object("gpu"));
+  if (f.has("device_kind")) {
+    const std::string kind = f.text("device_kind");
+    if (kind != "gpu" && kind != "cpu") f.fail("device_kind", "must be \"gpu\" or \"cpu\"");
+    c.device_kind = kind == "cpu" ? DeviceKind::kCpu : DeviceKind::kGpu;
+  }
   c.gpus_per_node = static_cast<int>(f.integer("gpus_per_node", 1, 1 << 16));
   c.intra_node = read_link(f.object("intra_node"));
   c.inter_node = read_link(f.object("inter_node"));
   return c;
+}
+
+ClusterSpec parse_cluster(const std::string& text, const std::string& origin) {
+  const nlohmann::json doc = parse_json_document(text, origin);
+  return read_cluster(JsonFields(doc, origin), std::filesystem::path(origin).stem().string());
+}
+
+nlohmann::ordered_json cluster_to_json(const ClusterSpec& c) {
+  nlohmann::ordered_json peaks = nlohmann::ordered_json::object();
+  for (const auto& [precision, flops] : c.gpu.peak_flops) peaks[precision] = flops / 1e12;
+  return {{"schema", "pp.cluster"},
+          {"version", 1},
+          {"name", c.name},
+          {"source", c.source},
+          {"device_kind", c.device_kind == DeviceKind::kCpu ? "cpu" : "gpu"},
+          {"gpu",
+           {{"name", c.gpu.name},
+            {"peak_tflops", std::move(peaks)},
+            {"achievable_fraction", c.gpu.achievable_fraction},
+            {"memory_gib", c.gpu.memory_bytes / kGiB},
+            {"memory_bandwidth_gb_per_s", c.gpu.memory_bandwidth_bytes_per_s / 1e9}}},
+          {"gpus_per_node", c.gpus_per_node},
+          {"intra_node", link_to_json(c.intra_node)},
+          {"inter_node", link_to_json(c.inter_node)}};
+}
+
+std::string cluster_to_json_text(const ClusterSpec& cluster) {
+  return cluster_to_json(cluster).dump(2) + "\n";
+}
+
+const char* device_noun(const ClusterSpec& cluster) {
+  return cluster.device_kind == DeviceKind::kCpu ? "CPU rank" : "GPU";
 }
 
 ClusterSpec load_cluster(const std::string& name_or_path) {

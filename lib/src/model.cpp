@@ -1,8 +1,10 @@
 #include "pp/model.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
+#include "config_json.h"
 #include "json_fields.h"
 #include "pp/file_io.h"
 
@@ -52,9 +54,7 @@ void read_llama(const JsonFields& f, ModelConfig* m) {
 
 }  // namespace
 
-ModelConfig parse_model_config(const std::string& text, const std::string& origin) {
-  const nlohmann::json doc = parse_json_document(text, origin);
-  const JsonFields f(doc, origin);
+ModelConfig read_model_config(const JsonFields& f, const std::string& default_name) {
   ModelConfig m;
   m.family = family_of(f);
   if (m.family == ModelFamily::kGpt2) {
@@ -66,10 +66,42 @@ ModelConfig parse_model_config(const std::string& text, const std::string& origi
     f.fail(m.family == ModelFamily::kGpt2 ? "n_head" : "num_attention_heads",
            fmt::format("{} does not divide the hidden size {}", m.heads, m.hidden));
   }
-  m.name = f.has("pp_name") ? f.text("pp_name")
-                            : std::filesystem::path(origin).stem().string();
+  m.name = f.has("pp_name") ? f.text("pp_name") : default_name;
   if (f.has("pp_source")) m.source = f.text("pp_source");
   return m;
+}
+
+ModelConfig parse_model_config(const std::string& text, const std::string& origin) {
+  const nlohmann::json doc = parse_json_document(text, origin);
+  return read_model_config(JsonFields(doc, origin), std::filesystem::path(origin).stem().string());
+}
+
+nlohmann::ordered_json model_config_to_json(const ModelConfig& m) {
+  nlohmann::ordered_json j = {{"pp_name", m.name}, {"pp_source", m.source}};
+  if (m.family == ModelFamily::kGpt2) {
+    j["model_type"] = "gpt2";
+    j["n_embd"] = m.hidden;
+    j["n_layer"] = m.layers;
+    j["n_head"] = m.heads;
+    j["n_inner"] = m.ffn_hidden;
+    j["vocab_size"] = m.vocab;
+    j["n_positions"] = m.max_positions;
+  } else {
+    j["model_type"] = "llama";
+    j["hidden_size"] = m.hidden;
+    j["num_hidden_layers"] = m.layers;
+    j["num_attention_heads"] = m.heads;
+    j["num_key_value_heads"] = m.kv_heads;
+    j["intermediate_size"] = m.ffn_hidden;
+    j["vocab_size"] = m.vocab;
+    j["max_position_embeddings"] = m.max_positions;
+  }
+  j["tie_word_embeddings"] = m.tied_embeddings;
+  return j;
+}
+
+std::string model_config_to_json_text(const ModelConfig& model) {
+  return model_config_to_json(model).dump(2) + "\n";
 }
 
 std::string config_dir() {
@@ -94,6 +126,17 @@ std::string resolve_config(const std::string& name_or_path, const std::string& k
   }
   throw_io(fmt::format("{}: no file '{}' and no shipped one of that name (see {}/{})", flag,
                        name_or_path, config_dir(), kind));
+}
+
+std::vector<std::string> shipped_config_names(const std::string& kind) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(config_dir() + "/" + kind, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (it->path().extension() == ".json") names.push_back(it->path().stem().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 ModelConfig load_model(const std::string& name_or_path) {

@@ -2,7 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config_json.h"
 #include "json_fields.h"
+#include "pp/error.h"
 #include "pp/file_io.h"
 
 namespace pp {
@@ -21,18 +23,28 @@ ojson stage_to_json(const StagePlan& s) {
           {"peak_memory_bytes", s.peak_memory_bytes}};
 }
 
-StagePlan stage_from_json(const nlohmann::json& j, const std::string& origin, std::size_t i) {
+// Reads "layers": [first, last] with both in 0..max_layer (no silent narrowing to int).
+void read_layers(const nlohmann::json& j, const JsonFields& f, int max_layer, StagePlan* s) {
+  const auto& v = j.contains("layers") ? j.at("layers") : nlohmann::json();
+  const auto in_range = [&](const nlohmann::json& x) {
+    return x.is_number_integer() && !(x.is_number_unsigned() && x.get<std::uint64_t>() > 1ULL << 40) &&
+           x.get<long long>() >= 0 && x.get<long long>() <= max_layer;
+  };
+  if (!v.is_array() || v.size() != 2 || !in_range(v[0]) || !in_range(v[1])) {
+    f.fail("layers", fmt::format("must be [first, last], whole numbers in 0..{}", max_layer));
+  }
+  s->first_layer = v[0].get<int>();
+  s->last_layer = v[1].get<int>();
+  if (s->last_layer < s->first_layer) f.fail("layers", "must be [first, last] with first <= last");
+}
+
+StagePlan stage_from_json(const nlohmann::json& j, const std::string& origin, std::size_t i,
+                          int max_layer) {
   const JsonFields f(j, origin, fmt::format("stages[{}].", i));
   StagePlan s;
   s.stage = static_cast<int>(f.integer("stage", 0, 1 << 20));
   s.rank = static_cast<int>(f.integer("rank", 0, 1 << 20));
-  if (!j.contains("layers") || !j.at("layers").is_array() || j.at("layers").size() != 2 ||
-      !j.at("layers")[0].is_number_integer() || !j.at("layers")[1].is_number_integer()) {
-    f.fail("layers", "must be [first, last]");
-  }
-  s.first_layer = j.at("layers")[0].get<int>();
-  s.last_layer = j.at("layers")[1].get<int>();
-  if (s.first_layer < 0 || s.last_layer < s.first_layer) f.fail("layers", "must be [first, last] with 0 <= first <= last");
+  read_layers(j, f, max_layer, &s);
   s.forward_ms = f.number("forward_ms", 0, 1e12);
   s.backward_ms = f.number("backward_ms", 0, 1e12);
   s.wgrad_ms = f.number("wgrad_ms", 0, s.backward_ms);
@@ -41,25 +53,111 @@ StagePlan stage_from_json(const nlohmann::json& j, const std::string& origin, st
   return s;
 }
 
-std::vector<double> numbers(const nlohmann::json& doc, const JsonFields& f, const char* key) {
+// Stage i is virtual stage i on rank i % pp, and the stages cover the layers 0..last in order.
+void check_stages(const Plan& p, const JsonFields& f) {
+  int next_layer = 0;
+  for (std::size_t i = 0; i < p.stages.size(); ++i) {
+    const StagePlan& s = p.stages[i];
+    const std::string key = fmt::format("stages[{}]", i);
+    if (s.stage != static_cast<int>(i)) f.fail(key + ".stage", fmt::format("must be {}", i));
+    if (s.rank != static_cast<int>(i) % p.layout.pp) {
+      f.fail(key + ".rank", fmt::format("must be {} (stage {} mod pp {})", int(i) % p.layout.pp, i,
+                                        p.layout.pp));
+    }
+    if (s.first_layer != next_layer) {
+      f.fail(key + ".layers", fmt::format("must start at layer {}, where the previous stage ends", next_layer));
+    }
+    next_layer = s.last_layer + 1;
+  }
+  const int layers = p.model_config.layers + 2;
+  if (next_layer != layers) {
+    f.fail("stages", fmt::format("cover layers 0..{}, but {} has {} (embedding, {} blocks, head)",
+                                 next_layer - 1, p.model_config.name, layers, p.model_config.layers));
+  }
+}
+
+std::vector<double> numbers(const nlohmann::json& doc, const JsonFields& f, const char* key,
+                            std::size_t count) {
   if (!doc.contains(key) || !doc.at(key).is_array()) f.fail(key, "must be a list of numbers");
   std::vector<double> out;
   for (const auto& v : doc.at(key)) {
-    if (!v.is_number() || v.get<double>() < 0) f.fail(key, "must be a list of non-negative numbers");
+    if (!v.is_number() || !(v.get<double>() >= 0 && v.get<double>() <= 1e12)) {
+      f.fail(key, "must be a list of numbers in 0..1e12");
+    }
     out.push_back(v.get<double>());
   }
+  if (out.size() != count) f.fail(key, fmt::format("must have one entry per pipeline rank ({}), not {}", count, out.size()));
   return out;
 }
 
+// Version 2 carries the model and cluster; version 1 names them only.
+void read_configs(const JsonFields& f, const std::string& origin, long long version, Plan* p) {
+  if (version >= 2) {
+    p->model_config = read_model_config(f.object("model_config"), p->model);
+    p->cluster_spec = read_cluster(f.object("cluster_spec"), p->cluster);
+    return;
+  }
+  try {
+    p->model_config = load_model(p->model);
+    p->cluster_spec = load_cluster(p->cluster);
+  } catch (const Error& e) {
+    throw Error(e.category(), fmt::format("{}: a version 1 plan names its model and cluster only, "
+                                          "and they cannot be loaded ({}); run pp plan again to write "
+                                          "a version 2 plan, which carries them",
+                                          origin, e.what()));
+  }
+}
+
+PlanPrediction read_prediction(const JsonFields& r) {
+  // Any finite non-negative figure pp plan may write is accepted (a profile can claim any speed).
+  constexpr double kHuge = 1e300;
+  PlanPrediction x;
+  x.step_time_s = r.number("step_time_s", 0, kHuge);
+  x.bubble_fraction = r.number("bubble_fraction", 0, 1);
+  x.tokens_per_s = r.number("tokens_per_s", 0, kHuge);
+  x.model_tflops_per_gpu = r.number("model_tflops_per_gpu", 0, kHuge);
+  x.hardware_tflops_per_gpu = r.number("hardware_tflops_per_gpu", 0, kHuge);
+  x.mfu = r.number("mfu", 0, kHuge);
+  x.peak_memory_bytes = r.number("peak_memory_bytes", 0, kHuge);
+  return x;
+}
+
+void read_layout(const JsonFields& f, Layout* l) {
+  l->tp = static_cast<int>(f.integer("tp", 1, kMaxTensorParallel));
+  l->pp = static_cast<int>(f.integer("pp", 1, kMaxRanks));
+  l->dp = static_cast<int>(f.integer("dp", 1, 1 << 24));
+  l->microbatch_size = static_cast<int>(f.integer("microbatch_size", 1, kMaxMicrobatchSize));
+  l->microbatches = static_cast<int>(f.integer("microbatches", 1, kMaxMicrobatches));
+  l->schedule = f.text("schedule");
+  l->virtual_stages = static_cast<int>(f.integer("virtual_stages", 1, kMaxVirtualStages));
+  l->checkpoint_interval = static_cast<int>(f.integer("checkpoint_interval", 0, 1 << 20));
+}
+
 }  // namespace
+
+std::vector<std::string> pp_run_obstacles(const Plan& p) {
+  std::vector<std::string> out;
+  if (p.model_config.family != ModelFamily::kGpt2) {
+    out.push_back(fmt::format("pp run trains GPT-2-family models only, and {} is a Llama-family "
+                              "model: plan a GPT-2 config.json to train with pp run",
+                              p.model_config.name));
+  }
+  if (p.layout.tp > 1) {
+    out.push_back(fmt::format("pp run executes tp 1 only, and this plan has tp {}: pass --tp 1 for "
+                              "a plan pp run can execute",
+                              p.layout.tp));
+  }
+  return out;
+}
 
 std::string plan_to_json_text(const Plan& p) {
   const Layout& l = p.layout;
   ojson stages = ojson::array();
   for (const StagePlan& s : p.stages) stages.push_back(stage_to_json(s));
   const PlanPrediction& r = p.predicted;
+  const std::vector<std::string> obstacles = pp_run_obstacles(p);
   ojson doc = {{"schema", "pp.plan"},
-               {"version", 1},
+               {"version", 2},
                {"model", p.model},
                {"cluster", p.cluster},
                {"gpus", p.gpus},
@@ -84,51 +182,43 @@ std::string plan_to_json_text(const Plan& p) {
                  {"model_tflops_per_gpu", r.model_tflops_per_gpu},
                  {"hardware_tflops_per_gpu", r.hardware_tflops_per_gpu},
                  {"mfu", r.mfu},
-                 {"peak_memory_bytes", r.peak_memory_bytes}}}};
+                 {"peak_memory_bytes", r.peak_memory_bytes}}},
+               {"runnable_by_pp_run", obstacles.empty()},
+               {"pp_run_obstacles", obstacles},
+               {"model_config", model_config_to_json(p.model_config)},
+               {"cluster_spec", cluster_to_json(p.cluster_spec)}};
   return doc.dump(2) + "\n";
 }
 
 Plan parse_plan(const std::string& text, const std::string& origin) {
   const nlohmann::json doc = parse_json_document(text, origin);
   const JsonFields f(doc, origin);
-  f.require_schema("pp.plan", 1);
+  if (!f.has("schema") || f.text("schema") != "pp.plan") f.fail("schema", "must be \"pp.plan\"");
+  const long long version = f.integer("version", 1, 2);
   Plan p;
   p.model = f.text("model");
   p.cluster = f.text("cluster");
+  read_configs(f, origin, version, &p);
   p.gpus = static_cast<int>(f.integer("gpus", 1, 1 << 24));
   p.global_batch = static_cast<int>(f.integer("global_batch", 1, 1 << 30));
   p.seq_len = static_cast<int>(f.integer("seq_len", 1, 1 << 24));
   if (f.has("profile")) p.profile = f.text("profile");
-  Layout& l = p.layout;
-  l.tp = static_cast<int>(f.integer("tp", 1, 1 << 16));
-  l.pp = static_cast<int>(f.integer("pp", 1, 4096));
-  l.dp = static_cast<int>(f.integer("dp", 1, 1 << 24));
-  l.microbatch_size = static_cast<int>(f.integer("microbatch_size", 1, 1 << 20));
-  l.microbatches = static_cast<int>(f.integer("microbatches", 1, 1 << 20));
-  l.schedule = f.text("schedule");
-  l.virtual_stages = static_cast<int>(f.integer("virtual_stages", 1, 64));
-  l.checkpoint_interval = static_cast<int>(f.integer("checkpoint_interval", 0, 1 << 20));
+  read_layout(f, &p.layout);
+  const Layout& l = p.layout;
   if (!doc.contains("stages") || !doc.at("stages").is_array()) f.fail("stages", "must be a list");
-  for (std::size_t i = 0; i < doc.at("stages").size(); ++i) {
-    if (!doc.at("stages")[i].is_object()) f.fail(fmt::format("stages[{}]", i), "must be an object");
-    p.stages.push_back(stage_from_json(doc.at("stages")[i], origin, i));
-  }
-  if (static_cast<int>(p.stages.size()) != l.pp * l.virtual_stages) {
+  const auto& stages = doc.at("stages");
+  if (stages.size() != static_cast<std::size_t>(l.pp) * l.virtual_stages) {
     f.fail("stages", fmt::format("expected pp x virtual_stages = {} entries, found {}",
-                                 l.pp * l.virtual_stages, p.stages.size()));
+                                 l.pp * l.virtual_stages, stages.size()));
   }
-  p.reduce_ms = numbers(doc, f, "reduce_ms");
-  p.optimizer_ms = numbers(doc, f, "optimizer_ms");
-  if (f.has("predicted")) {
-    const JsonFields r = f.object("predicted");
-    p.predicted.step_time_s = r.number("step_time_s", 0, 1e12);
-    p.predicted.bubble_fraction = r.number("bubble_fraction", 0, 1);
-    p.predicted.tokens_per_s = r.number("tokens_per_s", 0, 1e18);
-    p.predicted.model_tflops_per_gpu = r.number("model_tflops_per_gpu", 0, 1e9);
-    p.predicted.hardware_tflops_per_gpu = r.number("hardware_tflops_per_gpu", 0, 1e9);
-    p.predicted.mfu = r.number("mfu", 0, 10);
-    p.predicted.peak_memory_bytes = r.number("peak_memory_bytes", 0, 1e18);
+  for (std::size_t i = 0; i < stages.size(); ++i) {
+    if (!stages[i].is_object()) f.fail(fmt::format("stages[{}]", i), "must be an object");
+    p.stages.push_back(stage_from_json(stages[i], origin, i, p.model_config.layers + 1));
   }
+  check_stages(p, f);
+  p.reduce_ms = numbers(doc, f, "reduce_ms", static_cast<std::size_t>(l.pp));
+  p.optimizer_ms = numbers(doc, f, "optimizer_ms", static_cast<std::size_t>(l.pp));
+  if (f.has("predicted")) p.predicted = read_prediction(f.object("predicted"));
   return p;
 }
 

@@ -2,10 +2,24 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cctype>
+
 #include "json_fields.h"
 #include "pp/file_io.h"
 
 namespace pp {
+namespace {
+
+constexpr double kLeastTotalMs = 1e-6;  // 1 ns
+
+bool mentions_cpu(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text.find("cpu") != std::string::npos;
+}
+
+}  // namespace
 
 MeasuredProfile parse_profile(const std::string& text, const std::string& origin) {
   const nlohmann::json doc = parse_json_document(text, origin);
@@ -19,6 +33,7 @@ MeasuredProfile parse_profile(const std::string& text, const std::string& origin
     f.fail("layers", "must be a non-empty list");
   }
   const auto& layers = doc.at("layers");
+  double total_ms = 0;
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const std::string prefix = fmt::format("layers[{}].", i);
     if (!layers[i].is_object()) f.fail(fmt::format("layers[{}]", i), "must be an object");
@@ -32,6 +47,12 @@ MeasuredProfile parse_profile(const std::string& text, const std::string& origin
     m.activation_bytes = l.number("activation_bytes", 0, 1e18);
     m.output_bytes = l.number("output_bytes", 0, 1e18);
     p.layers.push_back(m);
+    total_ms += m.fwd_ms + m.bwd_ms;
+  }
+  if (!(total_ms >= kLeastTotalMs)) {
+    f.fail("layers", fmt::format("measure {} ms per micro-batch in all (fwd_ms + bwd_ms); a profile "
+                                 "must measure at least {} ms",
+                                 total_ms, kLeastTotalMs));
   }
   return p;
 }
@@ -58,6 +79,16 @@ std::string profile_to_json_text(const MeasuredProfile& p) {
                                 {"device", p.device},
                                 {"layers", std::move(layers)}};
   return doc.dump(2) + "\n";
+}
+
+std::string profile_device_mismatch(const MeasuredProfile& profile, const ClusterSpec& cluster) {
+  if (profile.device.empty()) return "";
+  const bool cpu_profile = mentions_cpu(profile.device);
+  const bool cpu_cluster = cluster.device_kind == DeviceKind::kCpu;
+  if (cpu_profile == cpu_cluster) return "";
+  return fmt::format("the profile was measured on '{}', but {} has {}s ({}): its times will not "
+                     "be this cluster's; measure a profile there, or plan without --profile",
+                     profile.device, cluster.name, device_noun(cluster), cluster.gpu.name);
 }
 
 }  // namespace pp

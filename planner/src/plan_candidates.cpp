@@ -26,11 +26,16 @@ std::vector<int> options(const std::optional<int>& fixed, std::vector<int> autom
   return fixed ? std::vector<int>{*fixed} : automatic;
 }
 
+// A fixed --virtual-stages above 1 asks for the interleaved schedule; 1 rules it out.
 std::vector<std::string> schedule_options(const PlanRequest& r, int pp) {
   if (r.fixed.schedule) return {*r.fixed.schedule};
+  const std::optional<int>& v = r.fixed.virtual_stages;
+  if (v && *v > 1) return {"interleaved"};
   if (pp == 1) return {"1f1b"};  // every schedule is the same on one stage
   std::vector<std::string> names;
-  for (const auto& g : schedule_generators()) names.emplace_back(g.name);
+  for (const auto& g : schedule_generators()) {
+    if (!(v && std::string(g.name) == "interleaved")) names.emplace_back(g.name);
+  }
   return names;
 }
 
@@ -171,6 +176,11 @@ void check_plan_request(const PlanRequest& r) {
   }
   if (r.memory_limit_bytes <= 0) throw_invalid("--mem-limit must be positive");
   const PlanChoices& f = r.fixed;
+  if (f.tp && *f.tp > 1 && r.cluster.device_kind == DeviceKind::kCpu) {
+    throw_invalid(fmt::format("--tp {}: {} is a CPU cluster, and pp run's CPU backend executes tp 1 "
+                              "only; pass --tp 1 (or leave it to auto)",
+                              *f.tp, r.cluster.name));
+  }
   if (f.tp && (*f.tp < 1 || r.gpus % *f.tp != 0)) {
     throw_invalid(fmt::format("--tp {} does not divide --gpus {}", *f.tp, r.gpus));
   }
@@ -184,6 +194,18 @@ void check_plan_request(const PlanRequest& r) {
   if (f.dp && (*f.dp < 1 || r.gpus % *f.dp != 0)) {
     throw_invalid(fmt::format("--dp {} does not divide --gpus {}", *f.dp, r.gpus));
   }
+  if (r.model.layers > kMaxPlanBlocks) {
+    throw_invalid(fmt::format("--model: {} has {} blocks; pp plan plans models of at most {} blocks "
+                              "(the deepest published dense models have about 130)",
+                              r.model.name, r.model.layers, kMaxPlanBlocks));
+  }
+  const long long fixed_size = 1LL * f.pp.value_or(1) * f.virtual_stages.value_or(1) * f.microbatches.value_or(1);
+  if (fixed_size > kMaxPlanStageMicrobatches) {
+    throw_invalid(fmt::format("--microbatches {} x --pp {} x --virtual-stages {} is {}; pp plan "
+                              "simulates at most {} stage-micro-batches per layout",
+                              f.microbatches.value_or(1), f.pp.value_or(1), f.virtual_stages.value_or(1),
+                              fixed_size, kMaxPlanStageMicrobatches));
+  }
   if (f.schedule) find_schedule_generator(*f.schedule);
   if (f.virtual_stages && *f.virtual_stages > 1 && f.schedule && *f.schedule != "interleaved") {
     throw_invalid("--virtual-stages above 1 needs --schedule interleaved");
@@ -195,11 +217,14 @@ void check_plan_request(const PlanRequest& r) {
 
 std::vector<Layout> enumerate_layouts(const PlanRequest& r) {
   std::vector<Layout> layouts;
-  for (int tp : options(r.fixed.tp, divisors(r.gpus))) {
+  // pp run's CPU backend executes tp 1 only: a CPU cluster's plans must be runnable there.
+  const std::vector<int> tp_auto =
+      r.cluster.device_kind == DeviceKind::kCpu ? std::vector<int>{1} : divisors(r.gpus);
+  for (int tp : options(r.fixed.tp, tp_auto)) {
     if (tp > r.cluster.gpus_per_node && !r.fixed.tp) continue;
     if (r.model.heads % tp != 0 || r.model.kv_heads % tp != 0) continue;
     for (int pp : options(r.fixed.pp, divisors(r.gpus / tp))) {
-      if (r.gpus % (tp * pp) != 0 || pp > total_layers(r)) continue;
+      if (r.gpus % (tp * pp) != 0 || pp > total_layers(r) || pp > kMaxRanks) continue;
       const int dp = r.gpus / (tp * pp);
       if ((r.fixed.dp && *r.fixed.dp != dp) || r.global_batch % dp != 0) continue;
       const int per_replica = r.global_batch / dp;
@@ -210,7 +235,7 @@ std::vector<Layout> enumerate_layouts(const PlanRequest& r) {
         for (const std::string& schedule : schedule_options(r, pp)) {
           for (int v : virtual_stage_options(r, schedule)) {
             if (!find_schedule_generator(schedule).unsupported({pp, m, v}).empty()) continue;
-            if (pp * v > total_layers(r)) continue;
+            if (pp * v > total_layers(r) || 1LL * pp * v * m > kMaxPlanStageMicrobatches) continue;
             for (int k : options(r.fixed.checkpoint_interval, {0, 1, 2, 4})) {
               layouts.push_back({tp, pp, dp, b, m, schedule, v, k});
             }

@@ -43,6 +43,7 @@ struct Scored {
   double bubble = 0;
   double recompute_share = 0;
   double tp_share = 0;
+  double step_end_ms = 0;  // the slowest rank's exposed reductions + optimizer step
 };
 
 void predict(const PlanRequest& r, const ModelProfile& profile, double step_ms, double bubble,
@@ -71,6 +72,8 @@ void predict(const PlanRequest& r, const ModelProfile& profile, double step_ms, 
 void fill_plan_header(const PlanRequest& r, Plan* plan) {
   plan->model = r.model.name;
   plan->cluster = r.cluster.name;
+  plan->model_config = r.model;
+  plan->cluster_spec = r.cluster;
   plan->gpus = r.gpus;
   plan->global_batch = r.global_batch;
   plan->seq_len = r.seq_len;
@@ -88,6 +91,10 @@ void shares(const Candidate& c, Scored* s) {
     }
   }
   const auto busiest = std::max_element(total.begin(), total.end()) - total.begin();
+  for (int rank = 0; rank < c.layout.pp; ++rank) {
+    s->step_end_ms = std::max(s->step_end_ms, c.plan.reduce_ms[static_cast<std::size_t>(rank)] +
+                                                  c.plan.optimizer_ms[static_cast<std::size_t>(rank)]);
+  }
   s->tp_share = total[busiest] > 0 ? tp[busiest] / total[busiest] : 0;
   s->recompute_share = total[busiest] > 0 ? recompute[busiest] / total[busiest] : 0;
 }
@@ -119,11 +126,20 @@ bool score(const PlanRequest& r, ProfileCache& profiles, Candidate c, Scored* ou
   return true;
 }
 
-std::string why_best(const PlanRequest& r, const Scored& s) {
+// #1's figures, and against the runner-up, what #1 gains where the runner-up loses most.
+std::string why_best(const PlanRequest& r, const std::vector<Scored>& scored) {
+  const Scored& s = scored.front();
   const double spare = r.memory_limit_bytes - s.candidate.plan.predicted.peak_memory_bytes;
-  return fmt::format("fastest: {:.1f}% bubble, {:.0f}% of compute in tensor-parallel "
-                     "communication, {:.0f}% recompute; {:.1f} GiB to spare",
-                     100 * s.bubble, 100 * s.tp_share, 100 * s.recompute_share, spare / kGiB);
+  std::string text = fmt::format("fastest: {:.1f}% bubble, {:.0f}% of compute in tensor-parallel "
+                                 "communication, {:.0f}% recompute, {:.3g} ms step end "
+                                 "(gradient reduction + optimizer); {:.1f} GiB to spare",
+                                 100 * s.bubble, 100 * s.tp_share, 100 * s.recompute_share,
+                                 s.step_end_ms, spare / kGiB);
+  if (scored.size() > 1 && scored[1].bubble + 0.005 < s.bubble && scored[1].step_end_ms > s.step_end_ms) {
+    text += fmt::format("; #2 has less bubble ({:.1f}%) but a longer step end ({:.3g} ms)",
+                        100 * scored[1].bubble, scored[1].step_end_ms);
+  }
+  return text;
 }
 
 std::string why_behind(const Scored& best, const Scored& s) {
@@ -141,6 +157,9 @@ std::string why_behind(const Scored& best, const Scored& s) {
       {s.tp_share - best.tp_share,
        fmt::format("tensor-parallel communication takes {:.0f}% (vs {:.0f}%)", 100 * s.tp_share,
                    100 * best.tp_share)},
+      {(s.step_end_ms - best.step_end_ms) / best.step_ms,
+       fmt::format("a longer step end, gradient reduction + optimizer ({:.3g} ms vs {:.3g} ms)",
+                   s.step_end_ms, best.step_end_ms)},
   };
   const auto top = std::max_element(reasons.begin(), reasons.end(),
                                     [](const Reason& a, const Reason& b) { return a.weight < b.weight; });
@@ -201,8 +220,9 @@ std::vector<std::string> infeasible_reasons(const PlanRequest& r, const std::vec
   if (layouts.empty()) {
     reasons.push_back(fmt::format(
         "no layout: --global-batch {} on {} GPUs admits no tp x pp x dp with dp dividing the "
-        "batch, tp dividing the {} heads, pp at most the {} layers, and the fixed choices",
-        r.global_batch, r.gpus, r.model.heads, r.model.layers + 2));
+        "batch, tp dividing the {} heads, pp at most the {} layers, pp x V x micro-batches at "
+        "most {}, and the fixed choices",
+        r.global_batch, r.gpus, r.model.heads, r.model.layers + 2, kMaxPlanStageMicrobatches));
   } else if (closest != nullptr) {
     reasons.push_back(fmt::format("memory: the closest layout ({}) does not fit: {}",
                                   describe(closest->layout), closest->why_not));
@@ -258,7 +278,7 @@ PlanSearchResult search_plans(const PlanRequest& r) {
   for (std::size_t i = 0; i < scored.size() && static_cast<int>(i) < r.top; ++i) {
     RankedPlan ranked;
     ranked.plan = scored[i].candidate.plan;
-    ranked.why = i == 0 ? why_best(r, scored[0]) : why_behind(scored[0], scored[i]);
+    ranked.why = i == 0 ? why_best(r, scored) : why_behind(scored[0], scored[i]);
     ranked.tp_comm_share = scored[i].tp_share;
     ranked.recompute_share = scored[i].recompute_share;
     result.plans.push_back(std::move(ranked));

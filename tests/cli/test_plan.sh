@@ -95,6 +95,112 @@ printf '{"n_embd": 64}' > "$TMP/bad.json"
 expect_error "model config missing a key" 2 "n_layer" plan --model "$TMP/bad.json" --gpus 8 --global-batch 64
 expect_error "plan file that is not a plan" 2 "schema" simulate --plan "$TMP/bad.json"
 
+
+# Every numeric flag is checked at parse, naming the flag (exit 2, never a crash or "no layout fits").
+for bad in "--microbatch-size 0" "--microbatches 0" "--virtual-stages 0" "--virtual-stages 1073741824" \
+           "--tp 0" "--pp 0" "--dp 0" "--ckpt-interval -1" "--mem-limit 0" "--mem-limit -5" \
+           "--mem-limit nan" "--mem-limit inf" "--tp 1e3"; do
+  flag=${bad%% *}
+  # shellcheck disable=SC2086
+  expect_error "plan $bad" 2 "$flag" plan --model llama3-8b --cluster dgx-h100 --gpus 8 --global-batch 8 $bad
+done
+expect_error "plan --gpus 0" 2 "--gpus" plan --model llama3-8b --gpus 0 --global-batch 8
+expect_error "plan --global-batch 0" 2 "--global-batch" plan --model llama3-8b --gpus 8 --global-batch 0
+expect_error "plan --seq-len 0" 2 "--seq-len" plan --model llama3-8b --gpus 8 --global-batch 8 --seq-len 0
+expect_error "--microbatches 0 with interleaved" 2 "--microbatches" plan --model llama3-8b --gpus 8 --global-batch 64 --schedule interleaved --microbatches 0
+expect_error "--virtual-stages with another schedule" 2 "--virtual-stages" plan --model llama3-8b --gpus 8 --global-batch 64 --schedule 1f1b --virtual-stages 2
+run plan --model llama3-8b --gpus 8 --global-batch 64 --seq-len 2048 --virtual-stages 2 --json
+if [ "$RC" -eq 0 ] && python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); assert p["virtual_stages"] == 2 and p["schedule"] == "interleaved", p["schedule"]' "$TMP/out"; then
+  ok "--virtual-stages 2 alone plans the interleaved schedule"
+else
+  not_ok "--virtual-stages 2 alone" "exit $RC" "$(head -c 300 "$TMP/err")"
+fi
+
+
+# Size limits: refused before any work, naming the limit.
+python3 - "$TMP/deep.json" <<'PY'
+import json, sys
+json.dump({"model_type": "gpt2", "n_embd": 64, "n_layer": 1048576, "n_head": 4, "n_positions": 128,
+           "vocab_size": 512}, open(sys.argv[1], "w"))
+PY
+expect_error "a model of 1,048,576 blocks" 2 "at most 2048 blocks" plan --model "$TMP/deep.json" --gpus 8 --global-batch 64 --seq-len 128 --show-profile
+expect_error "--microbatches beyond the simulated size" 2 "--microbatches 1048576" plan --model llama3-8b --gpus 8 --global-batch 1048576 --microbatches 1048576
+
+# A plan carries its model and cluster: it simulates after the user's config.json is gone.
+mkdir -p "$TMP/own"
+cp "$(dirname "$0")/../../configs/models/gpt2-tiny.json" "$TMP/own/config.json"
+python3 - "$TMP/own/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+del c["pp_name"]
+json.dump(c, open(sys.argv[1], "w"))
+PY
+PP_ABS=$(cd "$(dirname "$PP")" && pwd)/$(basename "$PP")
+(cd "$TMP/own" && timeout 120 "$PP_ABS" plan --model ./config.json --cluster cpu-local --gpus 2 --global-batch 8 --seq-len 32 -o plan.json >/dev/null 2>"$TMP/err")
+rm -f "$TMP/own/config.json"
+run simulate --plan "$TMP/own/plan.json" --json
+if [ "$RC" -eq 0 ] && python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); assert p["version"] == 2 and p["model"] == "config" and p["model_config"]["n_layer"] == 6 and p["cluster_spec"]["name"] == "cpu-local"' "$TMP/own/plan.json"; then
+  ok "a plan from ./config.json simulates with the config gone (model and cluster inside)"
+else
+  not_ok "self-contained plan" "exit $RC" "$(head -c 300 "$TMP/err")"
+fi
+
+# CPU clusters get plans pp run executes; GPU plans it cannot execute say so.
+run plan --model gpt2-tiny --cluster cpu-local --gpus 4 --global-batch 16 --seq-len 64 --json
+if [ "$RC" -eq 0 ] && python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); assert p["tp"] == 1 and p["runnable_by_pp_run"] is True' "$TMP/out"; then
+  ok "cpu-local plans are tp 1 and runnable by pp run"
+else
+  not_ok "cpu-local tp 1" "exit $RC" "$(head -c 300 "$TMP/out")"
+fi
+expect_error "--tp 2 on a CPU cluster" 2 "--tp 2" plan --model gpt2-tiny --cluster cpu-local --gpus 4 --global-batch 16 --seq-len 64 --tp 2
+run plan --model llama3-8b --cluster dgx-h100 --gpus 8 --global-batch 64 --seq-len 2048 --tp 2 --json
+if [ "$RC" -eq 0 ] && grep -q '^note: pp run cannot execute this plan:.*--tp 1' "$TMP/err" &&
+   python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); assert p["runnable_by_pp_run"] is False and len(p["pp_run_obstacles"]) == 2' "$TMP/out"; then
+  ok "a plan pp run cannot execute says why and what to pass"
+else
+  not_ok "pp run obstacles" "exit $RC" "$(head -c 300 "$TMP/err")"
+fi
+
+# -o - : one JSON document on stdout, with or without --json.
+for extra in "" "--json"; do
+  # shellcheck disable=SC2086
+  run plan --model gpt2-tiny --cluster cpu-local --gpus 2 --global-batch 8 --seq-len 32 -o - $extra
+  if [ "$RC" -eq 0 ] && python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$TMP/out"; then
+    ok "-o - $extra prints one JSON document"
+  else
+    not_ok "-o - $extra" "exit $RC" "$(head -c 300 "$TMP/out")"
+  fi
+done
+
+# Text: shipped names in --help, per CPU rank, no recompute note without recompute, one format
+# per column, and a --seq-len default the model allows.
+run plan --help
+if grep -q gpt2-tiny "$TMP/out" && grep -q cpu-local "$TMP/out"; then ok "--help lists gpt2-tiny and cpu-local"; else not_ok "--help names"; fi
+run plan --model gpt2-tiny --cluster cpu-local --gpus 2 --global-batch 8 --seq-len 32 --ckpt-interval 0
+if [ "$RC" -eq 0 ] && grep -q 'per CPU rank' "$TMP/out" && ! grep -q 'per GPU' "$TMP/out" &&
+   ! grep -q 'recompute' <(grep -v '^ ' "$TMP/out" | grep 'TFLOP/s and MFU'); then
+  ok "CPU plans speak of CPU ranks and omit the recompute note"
+else
+  not_ok "CPU text" "exit $RC" "$(head -c 600 "$TMP/out")"
+fi
+if python3 - "$TMP/out" <<'PY'
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+start = next(i for i, l in enumerate(lines) if l.split()[:2] == ["stage", "rank"])
+rows = [l.split() for l in lines[start + 1:] if l.strip()]
+for col in range(3, 7):
+    decimals = {len(r[col].split(".")[1]) if "." in r[col] else 0 for r in rows}
+    assert len(decimals) == 1, (col, [r[col] for r in rows])
+PY
+then ok "one number format per column"; else not_ok "column formats" "$(tail -n 8 "$TMP/out")"; fi
+run plan --model gpt2-124m --gpus 8 --global-batch 64
+if [ "$RC" -eq 0 ] && grep -q '^note: --seq-len not given: planning for 1024' "$TMP/err"; then
+  ok "--seq-len defaults to what the model allows, and says so"
+else
+  not_ok "--seq-len default" "exit $RC" "$(head -c 300 "$TMP/err")"
+fi
+expect_error "pp profile of a Llama model" 2 "GPT-2-family models only.*analytic" profile --model llama3-8b -o "$TMP/x.json"
+
 # pp profile: measured per-layer costs that pp plan reads.
 run profile --model gpt2-tiny --microbatch-size 2 --seq-len 32 --repeats 2 -o "$TMP/profile.json"
 if [ "$RC" -eq 0 ] && python3 - "$TMP/profile.json" <<'PY'
@@ -108,6 +214,16 @@ PY
 then ok "pp profile writes a profile of every layer"; else not_ok "pp profile" "exit $RC" "$(head -c 300 "$TMP/err")"; fi
 run plan --model gpt2-tiny --cluster cpu-local --gpus 4 --global-batch 8 --seq-len 32 --tp 1 --profile "$TMP/profile.json" --json
 if [ "$RC" -eq 0 ] && grep -q "profile.json" "$TMP/out"; then ok "pp plan --profile plans from the measurements"; else not_ok "plan --profile" "exit $RC" "$(head -c 300 "$TMP/err")"; fi
+run plan --model gpt2-tiny --cluster dgx-h100 --gpus 4 --global-batch 8 --seq-len 32 --tp 1 --profile "$TMP/profile.json"
+if [ "$RC" -eq 0 ] && grep -q '^warning: --profile: .*CPU' "$TMP/err"; then ok "a CPU profile on a GPU cluster warns"; else not_ok "profile device warning" "exit $RC" "$(head -c 300 "$TMP/err")"; fi
+python3 - "$TMP/profile.json" "$TMP/zero.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+for layer in p["layers"]:
+    layer["fwd_ms"] = layer["bwd_ms"] = layer["wgrad_ms"] = 0
+json.dump(p, open(sys.argv[2], "w"))
+PY
+expect_error "a profile of zero times" 2 "zero.json: layers" plan --model gpt2-tiny --cluster cpu-local --gpus 4 --global-batch 8 --seq-len 32 --profile "$TMP/zero.json"
 expect_error "a profile of another model" 2 "--profile" plan --model gpt2-124m --gpus 4 --global-batch 8 --seq-len 32 --profile "$TMP/profile.json"
 
 echo "$passed passed, $failed failed"

@@ -2,6 +2,7 @@
 // totals, and the parsers' errors name the field.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -211,6 +212,66 @@ TEST(ClusterConfigs, ErrorsNameTheField) {
     parse_cluster(cluster_json("pp.cluster", R"("bf16": "fast")"), "c.json");
   });
   EXPECT_TRUE(contains(bad_peak, "gpu.peak_tflops.bf16")) << bad_peak;
+}
+
+TEST(ModelConfigs, WrittenConfigReadsBackToTheSameModel) {
+  for (const std::string& name : shipped_config_names("models")) {
+    const ModelConfig m = load_model(name);
+    const ModelConfig back = parse_model_config(model_config_to_json_text(m), "elsewhere/other.json");
+    EXPECT_EQ(back.name, m.name);
+    EXPECT_EQ(back.source, m.source) << name;
+    EXPECT_EQ(back.family, m.family) << name;
+    EXPECT_EQ(back.hidden, m.hidden) << name;
+    EXPECT_EQ(back.layers, m.layers) << name;
+    EXPECT_EQ(back.heads, m.heads) << name;
+    EXPECT_EQ(back.kv_heads, m.kv_heads) << name;
+    EXPECT_EQ(back.ffn_hidden, m.ffn_hidden) << name;
+    EXPECT_EQ(back.vocab, m.vocab) << name;
+    EXPECT_EQ(back.max_positions, m.max_positions) << name;
+    EXPECT_EQ(back.tied_embeddings, m.tied_embeddings) << name;
+    EXPECT_EQ(parameter_count(back), parameter_count(m)) << name;
+  }
+}
+
+TEST(ModelConfigs, ShippedNamesIncludeTheReadmeExamples) {
+  const std::vector<std::string> models = shipped_config_names("models");
+  const std::vector<std::string> clusters = shipped_config_names("clusters");
+  EXPECT_NE(std::find(models.begin(), models.end(), "gpt2-tiny"), models.end());
+  EXPECT_NE(std::find(clusters.begin(), clusters.end(), "cpu-local"), clusters.end());
+}
+
+TEST(ClusterConfigs, WrittenClusterReadsBackToTheSameCluster) {
+  for (const std::string& name : shipped_config_names("clusters")) {
+    const ClusterSpec c = load_cluster(name);
+    const ClusterSpec back = parse_cluster(cluster_to_json_text(c), "elsewhere/other.json");
+    EXPECT_EQ(back.name, c.name);
+    EXPECT_EQ(back.source, c.source);
+    EXPECT_EQ(back.device_kind, c.device_kind) << name;
+    EXPECT_EQ(back.gpu.name, c.gpu.name);
+    ASSERT_EQ(back.gpu.peak_flops.size(), c.gpu.peak_flops.size()) << name;
+    for (const auto& [precision, flops] : c.gpu.peak_flops) {
+      EXPECT_DOUBLE_EQ(back.gpu.peak_flops.at(precision), flops) << name << " " << precision;
+    }
+    EXPECT_DOUBLE_EQ(back.gpu.achievable_fraction, c.gpu.achievable_fraction) << name;
+    EXPECT_DOUBLE_EQ(back.gpu.memory_bytes, c.gpu.memory_bytes) << name;
+    EXPECT_DOUBLE_EQ(back.gpu.memory_bandwidth_bytes_per_s, c.gpu.memory_bandwidth_bytes_per_s) << name;
+    EXPECT_EQ(back.gpus_per_node, c.gpus_per_node) << name;
+    EXPECT_DOUBLE_EQ(back.intra_node.bandwidth_bytes_per_s, c.intra_node.bandwidth_bytes_per_s) << name;
+    EXPECT_DOUBLE_EQ(back.intra_node.latency_s, c.intra_node.latency_s) << name;
+    EXPECT_DOUBLE_EQ(back.inter_node.bandwidth_bytes_per_s, c.inter_node.bandwidth_bytes_per_s) << name;
+    EXPECT_DOUBLE_EQ(back.inter_node.latency_s, c.inter_node.latency_s) << name;
+  }
+}
+
+TEST(ClusterConfigs, CpuLocalIsACpuCluster) {
+  EXPECT_EQ(load_cluster("cpu-local").device_kind, DeviceKind::kCpu);
+  EXPECT_EQ(load_cluster("dgx-h100").device_kind, DeviceKind::kGpu);
+  const std::string bad = error_of([] {
+    std::string text = cluster_json("pp.cluster", R"("bf16": 100)");
+    text.insert(1, R"("device_kind": "tpu", )");
+    parse_cluster(text, "c.json");
+  });
+  EXPECT_TRUE(contains(bad, "device_kind")) << bad;
 }
 
 }  // namespace

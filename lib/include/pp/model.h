@@ -2,6 +2,7 @@
 // A transformer model's shape, read from a Hugging Face config.json (GPT-2 or Llama family).
 
 #include <string>
+#include <vector>
 
 namespace pp {
 
@@ -33,6 +34,14 @@ struct ModelConfig {
 // from the keys (n_embd: GPT-2; hidden_size: Llama). Throws pp::Error(kInvalidInput) naming the
 // missing or bad key, prefixed with `origin`.
 ModelConfig parse_model_config(const std::string& text, const std::string& origin);
+
+// The Hugging Face-style config.json text that parse_model_config() reads back to the same
+// ModelConfig (name and source as "pp_name" and "pp_source").
+std::string model_config_to_json_text(const ModelConfig& model);
+
+// The names of the shipped configs of a kind ("models", "clusters") under config_dir(), sorted;
+// empty when the directory cannot be read.
+std::vector<std::string> shipped_config_names(const std::string& kind);
 
 // `name_or_path`: a path to a config.json, or the name of a shipped model under
 // <config_dir>/models/<name>.json (config_dir: $PP_CONFIG_DIR, else the source tree's configs/).

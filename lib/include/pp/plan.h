@@ -1,11 +1,22 @@
 #pragma once
-// A training layout and what pp predicts for it: the plan file (schema "pp.plan", version 1)
-// written by `pp plan -o` and read by `pp simulate --plan` and `pp run --plan`.
+// A training layout and what pp predicts for it: the plan file (schema "pp.plan", version 2)
+// written by `pp plan -o` and read by `pp simulate --plan` and `pp run --plan`. Version 2 carries
+// the model's config and the cluster inside ("model_config", "cluster_spec"), so a plan needs no
+// other file; version 1 plans are still read, their model and cluster loaded by name.
 
 #include <string>
 #include <vector>
 
+#include "pp/cluster.h"
+#include "pp/model.h"
+#include "pp/schedule_generators.h"
+
 namespace pp {
+
+// Bounds a plan file's fields are checked against, beside the schedule's (kMaxRanks for pp,
+// kMaxVirtualStages, kMaxMicrobatches, kMaxStageMicrobatches); pp plan writes no plan outside them.
+inline constexpr int kMaxMicrobatchSize = 1 << 20;  // sequences per micro-batch
+inline constexpr int kMaxTensorParallel = 1 << 16;  // tp
 
 struct Layout {
   int tp = 1;                   // tensor-parallel degree
@@ -43,8 +54,10 @@ struct PlanPrediction {
 };
 
 struct Plan {
-  std::string model;
-  std::string cluster;
+  std::string model;    // the model's name
+  std::string cluster;  // the cluster's name
+  ModelConfig model_config;  // the model itself (embedded in version 2 files)
+  ClusterSpec cluster_spec;  // the cluster itself (embedded in version 2 files)
   int gpus = 1;
   int global_batch = 1;  // sequences per optimizer step
   int seq_len = 1;
@@ -56,8 +69,16 @@ struct Plan {
   std::string profile;  // "analytic" or the measured profile's path
 };
 
+// Why `pp run` cannot execute this plan today (it trains GPT-2-family models at tp 1); empty when
+// it can. Each reason names what to change ("--tp 1").
+std::vector<std::string> pp_run_obstacles(const Plan& plan);
+
+// A version 2 plan file, with "runnable_by_pp_run" and "pp_run_obstacles" (derived, not read back).
 std::string plan_to_json_text(const Plan& plan);
-// Throws pp::Error(kInvalidInput) naming the field, prefixed with `origin`.
+// Throws pp::Error(kInvalidInput) naming the field, prefixed with `origin`. Checks that stage i
+// has stage == i, rank == i % pp, layers that continue the previous stage's (from 0 to the head),
+// and pp entries in reduce_ms and optimizer_ms. A version 1 plan loads its model and cluster by
+// name (load_model, load_cluster), which may throw pp::Error(kIo).
 Plan parse_plan(const std::string& text, const std::string& origin);
 Plan load_plan(const std::string& path);
 

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "pp/cluster.h"
+
 namespace pp {
 
 struct LayerMeasurement {
@@ -25,8 +27,14 @@ struct MeasuredProfile {
   std::vector<LayerMeasurement> layers;  // embedding, blocks in order, head
 };
 
+// Throws pp::Error(kInvalidInput) naming the field, prefixed with `origin`; refuses a profile
+// whose layers together measure less than 1 ns per micro-batch (no plan could be timed by it).
 MeasuredProfile parse_profile(const std::string& text, const std::string& origin);
 MeasuredProfile load_profile(const std::string& path);
 std::string profile_to_json_text(const MeasuredProfile& profile);
+
+// A one-line warning when the profile's device (free text) is a CPU and the cluster's are GPUs,
+// or the other way round; empty when they agree or the profile names no device.
+std::string profile_device_mismatch(const MeasuredProfile& profile, const ClusterSpec& cluster);
 
 }  // namespace pp

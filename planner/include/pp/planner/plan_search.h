@@ -18,6 +18,12 @@
 
 namespace pp {
 
+// Size limits of the search, refused (kInvalidInput) before any work or skipped when auto, so that
+// pp plan answers in seconds: each layout is partitioned in O(layers) per bisection step, and each
+// finalist's schedule is simulated action by action (pp x V x M stage-micro-batches).
+inline constexpr int kMaxPlanBlocks = 2048;                 // transformer blocks of the model
+inline constexpr long long kMaxPlanStageMicrobatches = 1 << 16;  // pp x V x M of a layout
+
 // Fixed choices; an empty optional means "auto".
 struct PlanChoices {
   std::optional<int> tp, pp, dp, microbatch_size, microbatches, virtual_stages, checkpoint_interval;
