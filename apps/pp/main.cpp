@@ -68,7 +68,8 @@ Examples:
   pp simulate --help
   pp plan --help
 
-Exit codes: 0 ok, 1 internal error, 2 invalid input, 3 infeasible, 4 file I/O error.)";
+Exit codes: 0 ok, 1 internal error, 2 invalid input, 3 infeasible, 4 file I/O error,
+5 training failed (pp run: divergence, or a rank stopped making progress). docs/exit-codes.md.)";
 
 // Prints the error; under MPI with several ranks, ends the whole job so that no rank hangs
 // waiting for this one.

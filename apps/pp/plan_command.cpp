@@ -209,6 +209,7 @@ void add_plan_command(CLI::App& app) {
 }
 
 void run_plan(const PlanOptions& o) {
+  check_output_paths({{"-o", o.output}}, {{"--model", o.model}, {"--cluster", o.cluster}, {"--profile", o.profile}});
   const PlanRequest request = request_of(o);
   check_plan_request(request);  // size limits and fixed choices, before any table is printed
   const bool plan_on_stdout = o.json || o.output == "-";  // then stdout is one JSON document

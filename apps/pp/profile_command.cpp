@@ -31,6 +31,7 @@ Format: docs/profile-format.md. Exit codes: 0 written; 2 invalid input; 4 file I
 }
 
 void run_profile(const ProfileOptions& o) {
+  check_output_paths({{"-o", o.output}}, {{"--model", o.model}});  // before the measurement, not after
   const ModelConfig model = load_model(o.model);
   if (model.family != ModelFamily::kGpt2) {
     throw_invalid(fmt::format(

@@ -98,6 +98,8 @@ void warn_if_oversubscribed(int local_ranks) {
 void check_run_options(const RunOptions& o) {
   if (o.save.empty() && o.resume) throw_invalid("--resume continues from the --save checkpoint: give --save too");
   if (o.save.empty() && o.save_every > 0) throw_invalid("--save-every writes the --save checkpoint: give --save too");
+  if (o.save == "-") throw_invalid("--save: give a file ('-' would put a binary checkpoint on standard output)");
+  if (o.trace == "-") throw_invalid("--trace: give a file (standard output carries the run's report)");
   check_output_paths({{"--save", o.save}, {"--trace", o.trace}, {"--json", o.json ? "-" : ""}},
                      {{"--plan", o.plan}, {"--data", o.data}, {"--load", o.load}, {"--model", o.model}});
 }
@@ -164,7 +166,12 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--watchdog-s", o->watchdog_s,
                   "End the job when a rank waits this long (seconds) for another; 0: never")
       ->capture_default_str()
-      ->check(finite_in(0, 1e7));
+      ->check(finite_in(0, 1e7) & CLI::Validator(
+                                        [](std::string& text) -> std::string {
+                                          const double x = std::stod(text);
+                                          return x == 0 || x >= 1 ? "" : "give 0 (off) or at least 1 second";
+                                        },
+                                        ""));
   cmd->callback([o] { run_run(*o); });
 }
 

@@ -41,14 +41,34 @@ void sync_directory_of(const std::string& path) {
   ::close(fd);
 }
 
+std::string this_host() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "localhost";
+  return host;
+}
+
 std::string hashed_prefix(const std::string& name) {
   return fmt::format(".pp-{:016x}.tmp.", std::hash<std::string>{}(name));
 }
 
-// "<name>.tmp." or, for names too long to take the suffix, ".pp-<hash>.tmp.".
+// "<name>.tmp." or, for names too long to take the suffix "<host>.<pid>", ".pp-<hash>.tmp.".
 std::string temporary_prefix(const std::string& name) {
   const std::string plain = name + ".tmp.";
-  return plain.size() + 10 <= kNameMax ? plain : hashed_prefix(name);
+  return plain.size() + this_host().size() + 12 <= kNameMax ? plain : hashed_prefix(name);
+}
+
+// Whether `suffix` ("<host>.<pid>", or a bare "<pid>" as older writers named it) names a writer
+// on this host whose process is gone.
+bool names_dead_writer_here(const std::string& suffix) {
+  const std::size_t dot = suffix.rfind('.');
+  const std::string host = dot == std::string::npos ? this_host() : suffix.substr(0, dot);
+  const std::string pid_text = dot == std::string::npos ? suffix : suffix.substr(dot + 1);
+  if (host != this_host() || pid_text.empty() || pid_text.size() > 9 ||
+      pid_text.find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
+  return pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH;
 }
 
 bool same_file(const struct stat& a, const struct stat& b) {
@@ -163,7 +183,7 @@ void check_output_paths(const std::vector<NamedPath>& outputs, const std::vector
 
 std::string temporary_path_for(const std::string& path) {
   const fs::path parent = fs::path(path).parent_path();
-  const std::string name = temporary_prefix(file_name_of(path)) + std::to_string(::getpid());
+  const std::string name = temporary_prefix(file_name_of(path)) + this_host() + "." + std::to_string(::getpid());
   return parent.empty() ? name : (parent / name).string();
 }
 
@@ -178,11 +198,9 @@ int remove_stale_temporaries(const std::string& path) {
     const std::string candidate = entry->d_name;
     for (const std::string& prefix : prefixes) {
       if (candidate.size() <= prefix.size() || candidate.compare(0, prefix.size(), prefix) != 0) continue;
-      const std::string pid_text = candidate.substr(prefix.size());
-      if (pid_text.find_first_not_of("0123456789") != std::string::npos || pid_text.size() > 9) continue;
-      const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
-      if (pid == ::getpid() || (::kill(pid, 0) == 0 || errno != ESRCH)) continue;
+      if (!names_dead_writer_here(candidate.substr(prefix.size()))) continue;
       if (std::remove((fs::path(dir) / candidate).c_str()) == 0) ++removed;
+      break;
     }
   }
   ::closedir(d);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <limits>
 
 #include "pp/error.h"
 
@@ -34,6 +35,14 @@ int world_rank() {
   return rank;
 }
 
+// MPI counts are int: a message of more elements would be silently cut.
+int mpi_count(std::size_t count) {
+  if (count > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    throw Error(ErrorCategory::kInternal, fmt::format("a message of {} elements is over MPI's int count", count));
+  }
+  return static_cast<int>(count);
+}
+
 class MpiTransport : public Transport {
  public:
   explicit MpiTransport(MPI_Comm comm, bool owned) : comm_(comm), owned_(owned) {
@@ -50,13 +59,13 @@ class MpiTransport : public Transport {
 
   Request isend(int peer, const float* data, std::size_t count) override {
     MPI_Request request;
-    PP_MPI_CHECK(MPI_Isend(data, static_cast<int>(count), MPI_FLOAT, peer, 0, comm_, &request));
+    PP_MPI_CHECK(MPI_Isend(data, mpi_count(count), MPI_FLOAT, peer, 0, comm_, &request));
     return store(request);
   }
 
   Request irecv(int peer, float* data, std::size_t count) override {
     MPI_Request request;
-    PP_MPI_CHECK(MPI_Irecv(data, static_cast<int>(count), MPI_FLOAT, peer, 0, comm_, &request));
+    PP_MPI_CHECK(MPI_Irecv(data, mpi_count(count), MPI_FLOAT, peer, 0, comm_, &request));
     return store(request);
   }
 
@@ -67,15 +76,15 @@ class MpiTransport : public Transport {
   }
 
   void allreduce_sum(float* data, std::size_t count) override {
-    PP_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_FLOAT, MPI_SUM, comm_));
+    PP_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, mpi_count(count), MPI_FLOAT, MPI_SUM, comm_));
   }
 
   void allreduce_sum(double* data, std::size_t count) override {
-    PP_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_DOUBLE, MPI_SUM, comm_));
+    PP_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, mpi_count(count), MPI_DOUBLE, MPI_SUM, comm_));
   }
 
   void broadcast(double* data, std::size_t count, int root) override {
-    PP_MPI_CHECK(MPI_Bcast(data, static_cast<int>(count), MPI_DOUBLE, root, comm_));
+    PP_MPI_CHECK(MPI_Bcast(data, mpi_count(count), MPI_DOUBLE, root, comm_));
   }
 
   void barrier() override { PP_MPI_CHECK(MPI_Barrier(comm_)); }

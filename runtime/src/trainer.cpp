@@ -5,11 +5,13 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "pp/error.h"
 #include "pp/file_io.h"
@@ -160,7 +162,7 @@ double peak_rss_bytes() {
 
 class Run {
  public:
-  Run(const TrainOptions& o, Transport& world, Watchdog* dog) : o_(o), world_(world) {
+  Run(const TrainOptions& o, Transport& world, Watchdog* dog) : o_(o), world_(world), dog_(dog) {
     check_layout(o, world);
     const Layout& l = o.plan.layout;
     stage_ = world.rank() / l.dp;
@@ -195,6 +197,7 @@ class Run {
     }
     for (int step = first_step_; step < o_.steps; ++step) {
       const auto start = std::chrono::steady_clock::now();
+      dog_->arm(true);
       StepRecord record = one_step(step);
       double loss = record.loss_sum;
       world_.allreduce_sum(&loss, 1);
@@ -208,6 +211,7 @@ class Run {
       summary.losses.push_back(loss);
       summary.step_ms.push_back(ms);
       last_events = std::move(record.events);
+      dog_->arm(false);  // checkpoints and the end of the run wait on rank 0's file work
       report(step, loss, ms);
       if (o_.save_every > 0 && (step + 1) % o_.save_every == 0 && !o_.save.empty()) {
         save(step + 1, &summary);
@@ -277,6 +281,7 @@ class Run {
 
   const TrainOptions& o_;
   Transport& world_;
+  Watchdog* dog_;
   int stage_ = 0;
   int replica_ = 0;
   int first_step_ = 0;
@@ -294,8 +299,10 @@ class Run {
 int Run::resume_step() {
   double step = -1;
   std::error_code ec;
-  if (world_.rank() == 0 && !o_.save.empty() && std::filesystem::exists(o_.save, ec)) {
-    step = checkpoint_step();
+  if (world_.rank() == 0 && !o_.save.empty()) {
+    const bool exists = std::filesystem::exists(o_.save, ec);
+    if (ec) throw_io(fmt::format("cannot tell whether checkpoint '{}' exists: {}", o_.save, ec.message()));
+    if (exists) step = checkpoint_step();
   }
   world_.broadcast(&step, 1, 0);
   if (step < 0) return 0;
@@ -389,18 +396,27 @@ void Run::gather_timeline(const std::vector<TimelineEvent>& events, TrainSummary
 }  // namespace
 
 TrainSummary train(const TrainOptions& options, Transport& world) {
+  // Declared outside the try: on an error the handler aborts the job while this rank's posted
+  // receives still have their buffers (the executor's) and its communicators still exist;
+  // unwinding first would free memory that MPI may yet write into.
+  std::optional<Watchdog> dog;
+  std::unique_ptr<Transport> watched_world;
+  std::optional<Run> run;
+  const auto end_job = [&world](const std::string& message, ErrorCategory category) {
+    fmt::print(stderr, "error: rank {}: {}\n", world.rank(), message);
+    std::fflush(stderr);
+    mpi_abort(exit_code(category));
+  };
   try {
-    Watchdog dog(options.watchdog_s, world.rank());
-    const std::unique_ptr<Transport> watched_world = watched(world, &dog, "world", "rank");
-    Run run(options, *watched_world, &dog);
-    return run.run();
+    dog.emplace(options.watchdog_s, world.rank());
+    watched_world = watched(world, &*dog, "world", "rank");
+    run.emplace(options, *watched_world, &*dog);
+    return run->run();
   } catch (const Error& e) {
-    // Abort while this rank's posted receives still have their buffers: unwinding first would
-    // free memory that MPI may yet write into.
-    if (world.size() > 1) {
-      fmt::print(stderr, "error: rank {}: {}\n", world.rank(), e.what());
-      mpi_abort(exit_code(e.category()));
-    }
+    if (world.size() > 1) end_job(e.what(), e.category());
+    throw;
+  } catch (const std::exception& e) {
+    if (world.size() > 1) end_job(std::string("internal: ") + e.what(), ErrorCategory::kInternal);
     throw;
   }
 }

@@ -226,5 +226,13 @@ PY
 expect_error "a profile of zero times" 2 "zero.json: layers" plan --model gpt2-tiny --cluster cpu-local --gpus 4 --global-batch 8 --seq-len 32 --profile "$TMP/zero.json"
 expect_error "a profile of another model" 2 "--profile" plan --model gpt2-124m --gpus 4 --global-batch 8 --seq-len 32 --profile "$TMP/profile.json"
 
+
+# Outputs are checked before any work and never replace an input.
+cp "$(dirname "$0")/../../configs/models/gpt2-tiny.json" "$TMP/cfg.json"
+expect_error "pp plan -o onto its --model file" 2 "same file as --model" plan --model "$TMP/cfg.json" --cluster cpu-local --gpus 1 --global-batch 8 --seq-len 32 -o "$TMP/cfg.json"
+if cmp -s "$(dirname "$0")/../../configs/models/gpt2-tiny.json" "$TMP/cfg.json"; then ok "the model config is untouched"; else not_ok "the model config is untouched"; fi
+expect_error "pp plan -o into a missing directory" 4 "does not exist" plan --model gpt2-tiny --cluster cpu-local --gpus 1 --global-batch 8 --seq-len 32 -o "$TMP/no/such/plan.json"
+expect_error "pp profile -o into a missing directory, before measuring" 4 "does not exist" profile --model gpt2-tiny --microbatch-size 2 --seq-len 32 -o "$TMP/no/such/profile.json"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

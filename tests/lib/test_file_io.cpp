@@ -119,12 +119,20 @@ TEST_F(FileIoTest, StaleTemporariesOfDeadWritersAreRemoved) {
   const pid_t child = ::fork();
   if (child == 0) ::_exit(0);
   ::waitpid(child, nullptr, 0);  // its pid now names no running process
-  make(fmt::format("ck.safetensors.tmp.{}", child), "torn");
-  make(fmt::format("ck.safetensors.tmp.{}", ::getppid()), "a live writer's");
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  const std::string mine = temporary_path_for(path("ck.safetensors"));
+  EXPECT_NE(mine.find(fmt::format(".tmp.{}.{}", host, ::getpid())), std::string::npos) << mine;
+  make(fmt::format("ck.safetensors.tmp.{}.{}", host, child), "torn");
+  make(fmt::format("ck.safetensors.tmp.{}", child), "torn, named by an older pp");
+  make(fmt::format("ck.safetensors.tmp.{}.{}", host, ::getppid()), "a live writer's");
+  make(fmt::format("ck.safetensors.tmp.other-node.{}", child), "another host's, on a shared disk");
   make("ck.safetensors.tmp.notapid", "someone else's");
-  EXPECT_EQ(remove_stale_temporaries(path("ck.safetensors")), 1);
+  EXPECT_EQ(remove_stale_temporaries(path("ck.safetensors")), 2);
+  EXPECT_FALSE(fs::exists(path(fmt::format("ck.safetensors.tmp.{}.{}", host, child))));
   EXPECT_FALSE(fs::exists(path(fmt::format("ck.safetensors.tmp.{}", child))));
-  EXPECT_TRUE(fs::exists(path(fmt::format("ck.safetensors.tmp.{}", ::getppid()))));
+  EXPECT_TRUE(fs::exists(path(fmt::format("ck.safetensors.tmp.{}.{}", host, ::getppid()))));
+  EXPECT_TRUE(fs::exists(path(fmt::format("ck.safetensors.tmp.other-node.{}", child))));
   EXPECT_TRUE(fs::exists(path("ck.safetensors.tmp.notapid")));
 }
 

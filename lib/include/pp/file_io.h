@@ -64,12 +64,14 @@ class AtomicFileWriter {
 // Writes `content` through an AtomicFileWriter. "-" writes to standard output.
 void write_file_atomically(const std::string& path, const std::string& content);
 
-// The temporary file a writer of `path` uses in this process: "<path>.tmp.<pid>", or, where that
-// name would pass the file system's name limit, ".pp-<hash>.tmp.<pid>" in the same directory.
+// The temporary file a writer of `path` uses in this process: "<path>.tmp.<host>.<pid>", or,
+// where that name would pass the file system's name limit, ".pp-<hash>.tmp.<host>.<pid>" in the
+// same directory.
 std::string temporary_path_for(const std::string& path);
 
-// Removes temporary files left beside `path` by writers that died (their process no longer runs
-// on this host). Returns how many were removed. Never throws.
+// Removes temporary files left beside `path` by writers on this host that died (their process no
+// longer runs); another host's temporaries on a shared file system are left alone. Returns how
+// many were removed. Never throws.
 int remove_stale_temporaries(const std::string& path);
 
 }  // namespace pp

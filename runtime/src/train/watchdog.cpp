@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -38,12 +39,19 @@ void Watchdog::progressed() {
   waiting_ = false;
 }
 
+void Watchdog::arm(bool armed) {
+  if (limit_s_ <= 0) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  armed_ = armed;
+  waiting_ = false;
+}
+
 void Watchdog::watch() {
-  const auto tick = std::chrono::duration<double>(std::min(1.0, limit_s_ / 4));
+  const auto tick = std::chrono::duration<double>(std::clamp(limit_s_ / 4, 0.01, 1.0));
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stop_) {
     wake_.wait_for(lock, tick);
-    if (stop_ || !waiting_) continue;
+    if (stop_ || !waiting_ || !armed_) continue;
     const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - since_).count();
     if (waited < limit_s_) continue;
     std::fprintf(stderr,
@@ -120,11 +128,19 @@ class WatchedTransport : public Transport {
     return fmt::format("{} over the {} group ({} ranks); some rank of it has not joined", kind, group_, size());
   }
 
+  // Tells the watchdog about a blocking call for as long as it runs, exceptions included.
+  struct Waiting {
+    Waiting(Watchdog* dog, std::string what) : dog_(dog) { dog_->waiting(std::move(what)); }
+    ~Waiting() { dog_->progressed(); }
+    Waiting(const Waiting&) = delete;
+    Waiting& operator=(const Waiting&) = delete;
+    Watchdog* dog_;
+  };
+
   template <typename F>
   void guarded(std::string what, F&& call) {
-    dog_->waiting(std::move(what));
+    const Waiting waiting(dog_, std::move(what));
     call();
-    dog_->progressed();
   }
 
   std::unique_ptr<Transport> owned_;

@@ -6,7 +6,9 @@
 // waiting and when it returns. When one call waits longer than the limit, the watchdog's thread
 // prints "error: rank R: no progress for N s: waiting for <what> ..." naming the group and the
 // peer it waits for, and ends the whole job with exit code 5 (MPI_Abort). Compute is never timed:
-// a slow layer is not a stuck rank.
+// a slow layer is not a stuck rank. Nor is set-up or checkpoint writing (rank 0 reading the whole
+// token file, or writing every rank's tensors, while the others wait for it): the trainer arms
+// the watchdog for the steps only.
 
 #include <chrono>
 #include <condition_variable>
@@ -32,6 +34,8 @@ class Watchdog {
   void waiting(std::string what);
   // The blocking call returned.
   void progressed();
+  // Only an armed watchdog times waits (it starts disarmed).
+  void arm(bool armed);
 
  private:
   void watch();
@@ -42,6 +46,7 @@ class Watchdog {
   std::condition_variable wake_;
   bool stop_ = false;
   bool waiting_ = false;
+  bool armed_ = false;
   std::string what_;
   std::chrono::steady_clock::time_point since_;
   std::thread thread_;
