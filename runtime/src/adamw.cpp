@@ -87,6 +87,17 @@ std::vector<Tensor> AdamW::state_tensors() const {
   return state;
 }
 
+std::vector<TensorRef> AdamW::state_refs() const {
+  std::vector<TensorRef> state;
+  for (const Slot& s : slots_) {
+    state.push_back({s.name + ".exp_avg", s.shape, s.exp_avg.data(), s.exp_avg.size()});
+    state.push_back({s.name + ".exp_avg_sq", s.shape, s.exp_avg_sq.data(), s.exp_avg_sq.size()});
+  }
+  steps_as_float_ = static_cast<float>(steps_);
+  state.push_back({"adamw.step", {1}, &steps_as_float_, 1});
+  return state;
+}
+
 void AdamW::load_state(const ParameterSet& state) {
   const float step = state_tensor(state, "adamw.step", 1).data[0];
   if (!(step >= 0.0f) || step != std::floor(step) || step > 16777216.0f) {

@@ -276,7 +276,7 @@ class Run {
   int resume_step();
   int checkpoint_step() const;
   void save(int step, TrainSummary* summary);
-  void refuse_non_finite(const std::vector<const Tensor*>& tensors, int step);
+  void refuse_non_finite(const std::vector<TensorRef>& tensors, int step);
   void gather_timeline(const std::vector<TimelineEvent>& events, TrainSummary* summary);
 
   const TrainOptions& o_;
@@ -336,13 +336,13 @@ int Run::checkpoint_step() const {
 
 // A checkpoint is written only when every rank's tensors are finite, so the last checkpoint on
 // disk is always a good one. Collective over the world.
-void Run::refuse_non_finite(const std::vector<const Tensor*>& tensors, int step) {
+void Run::refuse_non_finite(const std::vector<TensorRef>& tensors, int step) {
   double bad = 0;
   std::string example;
-  for (const Tensor* t : tensors) {
-    for (float x : t->data) {
-      if (!std::isfinite(x)) {
-        if (example.empty()) example = t->name;
+  for (const TensorRef& t : tensors) {
+    for (std::size_t i = 0; i < t.count; ++i) {
+      if (!std::isfinite(t.data[i])) {
+        if (example.empty()) example = t.name;
         bad += 1;
       }
     }
@@ -358,21 +358,21 @@ void Run::refuse_non_finite(const std::vector<const Tensor*>& tensors, int step)
 
 void Run::save(int step, TrainSummary* summary) {
   // Replica 0's ranks hold every tensor once; the head's copy of the tied wte (and its optimizer
-  // state) is left to the embedding's rank.
-  std::vector<const Tensor*> mine;
-  std::vector<Tensor> optimizer_state;
+  // state) is left to the embedding's rank. Views, not copies: the optimizer state is large.
+  std::vector<TensorRef> mine;
+  std::vector<TensorRef> optimizer_state;
   if (replica_ == 0) {
     for (Chunk& c : chunks_) {
       const bool tied_copy = c.first_layer != 0;
       for (const Tensor& t : c.parameters->tensors) {
-        if (!(tied_copy && t.name == "wte.weight")) mine.push_back(&t);
+        if (!(tied_copy && t.name == "wte.weight")) mine.push_back(ref_of(t));
       }
-      for (Tensor& t : c.optimizer->state_tensors()) {
+      for (TensorRef& t : c.optimizer->state_refs()) {
         if (!(tied_copy && t.name.rfind("wte.weight.", 0) == 0)) optimizer_state.push_back(std::move(t));
       }
     }
   }
-  for (const Tensor& t : optimizer_state) mine.push_back(&t);
+  mine.insert(mine.end(), optimizer_state.begin(), optimizer_state.end());
   refuse_non_finite(mine, step);
   save_gathered_checkpoint(world_, mine, o_.save,
                            {{"format", "pt"}, {"writer", "pp run"}, {"step", std::to_string(step)},

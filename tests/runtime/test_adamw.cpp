@@ -93,6 +93,25 @@ TEST(AdamW, ClipScaleFollowsPyTorch) {
   EXPECT_FLOAT_EQ(clip_scale(squared_grad_norm(set), 1.0), static_cast<float>(1.0 / (5.0 + 1e-6)));
 }
 
+TEST(AdamW, StateViewsShowTheSameStateWithoutCopying) {
+  ParameterSet params = small_set();
+  AdamW optimizer(params, {});
+  for (int t = 1; t <= 3; ++t) {
+    set_grads(&params, t);
+    optimizer.step(&params);
+  }
+  const std::vector<Tensor> copies = optimizer.state_tensors();
+  const std::vector<TensorRef> views = optimizer.state_refs();
+  ASSERT_EQ(copies.size(), views.size());
+  for (std::size_t i = 0; i < copies.size(); ++i) {
+    EXPECT_EQ(views[i].name, copies[i].name);
+    EXPECT_EQ(views[i].shape, copies[i].shape);
+    EXPECT_EQ(std::vector<float>(views[i].data, views[i].data + views[i].count), copies[i].data) << copies[i].name;
+  }
+  EXPECT_EQ(views.back().name, "adamw.step");
+  EXPECT_EQ(*views.back().data, 3.0f);
+}
+
 TEST(AdamW, StateRoundTripContinuesIdentically) {
   ParameterSet straight = small_set(), resumed = small_set();
   AdamW uninterrupted(straight, {});

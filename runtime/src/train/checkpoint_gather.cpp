@@ -10,9 +10,9 @@
 namespace pp {
 namespace {
 
-std::string describe(const std::vector<const Tensor*>& tensors) {
+std::string describe(const std::vector<TensorRef>& tensors) {
   nlohmann::json list = nlohmann::json::array();
-  for (const Tensor* t : tensors) list.push_back({{"name", t->name}, {"shape", t->shape}});
+  for (const TensorRef& t : tensors) list.push_back({{"name", t.name}, {"shape", t.shape}});
   return list.dump();
 }
 
@@ -30,11 +30,11 @@ std::size_t elements(const TensorInfo& t) {
   return static_cast<std::size_t>(n);
 }
 
-void send_all(Transport& world, const std::vector<const Tensor*>& mine) {
-  for (const Tensor* t : mine) world.wait(world.isend(0, t->data.data(), t->data.size()));
+void send_all(Transport& world, const std::vector<TensorRef>& mine) {
+  for (const TensorRef& t : mine) world.wait(world.isend(0, t.data, t.count));
 }
 
-void receive_and_write(Transport& world, const std::vector<const Tensor*>& mine,
+void receive_and_write(Transport& world, const std::vector<TensorRef>& mine,
                        const std::vector<std::vector<TensorInfo>>& per_rank, const std::string& path,
                        const std::map<std::string, std::string>& metadata) {
   std::set<std::string> seen;
@@ -50,7 +50,7 @@ void receive_and_write(Transport& world, const std::vector<const Tensor*>& mine,
   }
   SafetensorsStreamWriter out(path, std::move(kept), metadata);
   for (std::size_t i = 0; i < mine.size(); ++i) {
-    if (keep[0][i]) out.write_next(mine[i]->data.data(), mine[i]->data.size());
+    if (keep[0][i]) out.write_next(mine[i].data, mine[i].count);
   }
   std::vector<float> buffer(largest);
   for (std::size_t r = 1; r < per_rank.size(); ++r) {
@@ -65,7 +65,7 @@ void receive_and_write(Transport& world, const std::vector<const Tensor*>& mine,
 
 }  // namespace
 
-void save_gathered_checkpoint(Transport& world, const std::vector<const Tensor*>& mine, const std::string& path,
+void save_gathered_checkpoint(Transport& world, const std::vector<TensorRef>& mine, const std::string& path,
                               const std::map<std::string, std::string>& metadata) {
   const std::vector<std::string> descriptions = world.gather_bytes(describe(mine));
   if (world.rank() != 0) {

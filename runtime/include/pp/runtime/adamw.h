@@ -43,6 +43,9 @@ class AdamW {
   // float: exact up to 2^24 steps). The tensors of a fresh optimizer serve as a template to load
   // into.
   std::vector<Tensor> state_tensors() const;
+  // The same state as views of the optimizer's own memory (no copy), in the same order and with
+  // the same names; valid until the next step() or load_state().
+  std::vector<TensorRef> state_refs() const;
 
   // Restores the state from tensors named as state_tensors() names them (other tensors are
   // ignored). Throws pp::Error(kInvalidInput) naming a missing or mis-sized tensor, or a bad step.
@@ -61,6 +64,7 @@ class AdamW {
   AdamWOptions options_;
   std::vector<Slot> slots_;
   std::int64_t steps_ = 0;
+  mutable float steps_as_float_ = 0;  // what state_refs() shows as "adamw.step"
 };
 
 // The sum over tensors of sum(grad^2), in double. Across pipeline stages, add the stages' sums

@@ -33,6 +33,18 @@ struct Tensor {
   bool decays() const { return shape.size() == 2; }  // AdamW weight decay: 2-D weights only
 };
 
+// A read-only view of a tensor's data by name and shape: what a checkpoint writer needs, without
+// a copy. `data` points at `count` floats owned elsewhere, valid while the owner is unchanged.
+struct TensorRef {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  const float* data = nullptr;
+  std::size_t count = 0;
+};
+
+// The view of a tensor's data (not its grad).
+inline TensorRef ref_of(const Tensor& t) { return {t.name, t.shape, t.data.data(), t.data.size()}; }
+
 class ParameterSet {
  public:
   std::vector<Tensor> tensors;
