@@ -138,7 +138,7 @@ void add_run_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("run", "Train a GPT-2 model under a plan (one MPI rank per stage and replica)");
   cmd->footer(kExamples);
   cmd->add_option("--plan", o->plan, "Plan written by pp plan -o")->required();
-  cmd->add_option("--model", o->model, "GPT-2 config.json or shipped name (default: the plan's model)");
+  cmd->add_option("--model", o->model, "GPT-2 config.json or shipped name (default: the model config the plan carries)");
   cmd->add_option("--data", o->data, "Token file: uint16 ids, raw or with llm.c's header")->required();
   cmd->add_option("--steps", o->steps, "Optimizer steps in all")->capture_default_str()->check(CLI::Range(1, 1 << 30));
   cmd->add_option("--lr", o->lr, "AdamW learning rate")->capture_default_str()->check(finite_in(0, 1e3));
