@@ -10,20 +10,10 @@
 #include "pp/plan.h"
 #include "pp/planner/plan_search.h"
 #include "pp/profile.h"
+#include "plan_request.h"
 
 namespace pp {
 namespace {
-
-PlanRequest request(const char* model, const char* cluster, int gpus, int batch, int seq) {
-  PlanRequest r;
-  r.model = load_model(model);
-  r.cluster = load_cluster(cluster);
-  r.gpus = gpus;
-  r.global_batch = batch;
-  r.seq_len = seq;
-  r.memory_limit_bytes = r.cluster.gpu.memory_bytes * 0.92;
-  return r;
-}
 
 Plan best_plan(const PlanRequest& r) {
   const PlanSearchResult result = search_plans(r);

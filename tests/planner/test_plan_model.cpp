@@ -9,6 +9,7 @@
 #include "pp/planner/memory_model.h"
 #include "pp/planner/plan_search.h"
 #include "pp/planner/plan_simulation.h"
+#include "plan_request.h"
 
 namespace pp {
 namespace {
@@ -80,17 +81,6 @@ TEST(Memory, StaticBytesPerParameter) {
   EXPECT_DOUBLE_EQ(static_bytes_per_param(8, o), 16);
   o.shard_optimizer = true;
   EXPECT_DOUBLE_EQ(static_bytes_per_param(8, o), 4 + 12.0 / 8);
-}
-
-PlanRequest request(const char* model, const char* cluster, int gpus, int batch, int seq) {
-  PlanRequest r;
-  r.model = load_model(model);
-  r.cluster = load_cluster(cluster);
-  r.gpus = gpus;
-  r.global_batch = batch;
-  r.seq_len = seq;
-  r.memory_limit_bytes = r.cluster.gpu.memory_bytes * 0.92;
-  return r;
 }
 
 TEST(Search, PlansRespectTheMemoryLimitAndTheFixedChoices) {
