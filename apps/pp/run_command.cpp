@@ -81,6 +81,10 @@ void print_comparison(const Plan& plan, const TrainSummary& s, const TimelineMet
              "which counts {})\n",
              s.peak_rss_bytes / kMiB, plan.predicted.peak_memory_bytes / kMiB,
              "bf16 weights with fp32 master copies and AdamW state: 16 bytes per parameter");
+  if (plan.profile.empty() || plan.profile == "analytic") {
+    fmt::print("  (predicted from the cluster file's datasheet figures; for a prediction from this machine's own "
+               "timings: pp profile -o prof.json, then pp plan ... --profile prof.json)\n");
+  }
 }
 
 // Timings of ranks that share cores include waiting for a core: say so before anyone compares.
