@@ -167,7 +167,13 @@ class Run {
     const Layout& l = o.plan.layout;
     stage_ = world.rank() / l.dp;
     replica_ = world.rank() % l.dp;
-    schedule_ = lower_communication(generate_schedule(l.schedule, {l.pp, l.microbatches, l.virtual_stages}));
+    const ScheduleSpec spec{l.pp, l.microbatches, l.virtual_stages};
+    try {
+      check_schedule_size(l.schedule, spec);  // before any memory is taken
+    } catch (const Error& e) {
+      throw_invalid(fmt::format("the plan's schedule is too large to run ({})", e.what()));
+    }
+    schedule_ = lower_communication(generate_schedule(l.schedule, spec));
     data_ = std::make_unique<TokenData>(TokenData::open(o.data));
     if (world.rank() == 0) {
       data_->check_vocabulary(o.model.vocab);

@@ -160,6 +160,15 @@ json.dump(plan, open(sys.argv[2], "w"))
 PY
 expect_failure "plan whose stages leave out a layer" "must start at layer" 4 run --plan "$TMP/gap.json" --data "$TMP/tokens.bin" --steps 1
 
+python3 - "$TMP/1f1b-pp4.json" "$TMP/huge.json" <<'PY'
+import json, sys
+plan = json.load(open(sys.argv[1]))
+plan["microbatches"] = 1 << 20
+plan["global_batch"] = plan["microbatch_size"] * plan["dp"] * plan["microbatches"]
+json.dump(plan, open(sys.argv[2], "w"))
+PY
+expect_failure "a plan whose schedule is too large to run" "too large to run" 4 run --plan "$TMP/huge.json" --data "$TMP/tokens.bin" --steps 1
+
 # Flags that would be ignored, or outputs that would destroy an input: refused before any work
 # (no MPI launch needed: pp checks them first).
 quick_failure() {  # quick_failure NAME EXIT PATTERN ARGS...
