@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -123,6 +124,29 @@ TEST(ConfigFilesHostile, ExtremeNumbersAndDeepNestingAreRejectedCleanly) {
     EXPECT_EQ(pp_test::check_model_config(text), "");
     EXPECT_EQ(pp_test::check_cluster(text), "");
     EXPECT_EQ(pp_test::check_profile(text), "");
+  }
+}
+
+// Found by the cluster fuzzer: the figures a cluster file gives in GB/s, us, TFLOP/s and GiB went
+// through inexact unit conversions, so writing a cluster read from a file (as every plan carries
+// one) changed 0.1 us into 0.09999999999999999 us, and each further read and write drifted it on.
+TEST(ClusterFileRoundTrip, FiguresAreWrittenBackAsTheFileGaveThem) {
+  const nlohmann::json shipped_cluster = nlohmann::json::parse(shipped("clusters", "cpu-local"));
+  for (const double figure : {0.1, 0.3, 0.7, 123.456, 0.001, 1e6, 0.00123, 3.3}) {
+    nlohmann::json doc = shipped_cluster;
+    doc["intra_node"]["latency_us"] = figure;
+    doc["inter_node"]["bandwidth_gb_per_s"] = figure;
+    doc["gpu"]["memory_bandwidth_gb_per_s"] = figure;
+    doc["gpu"]["peak_tflops"]["bf16"] = figure;
+    doc["gpu"]["memory_gib"] = figure;
+    EXPECT_EQ(pp_test::check_cluster(doc.dump()), "") << figure;
+    const nlohmann::json written =
+        nlohmann::json::parse(pp::cluster_to_json_text(pp::parse_cluster(doc.dump(), "c.json")));
+    EXPECT_EQ(written["intra_node"]["latency_us"].get<double>(), figure);
+    EXPECT_EQ(written["inter_node"]["bandwidth_gb_per_s"].get<double>(), figure);
+    EXPECT_EQ(written["gpu"]["memory_bandwidth_gb_per_s"].get<double>(), figure);
+    EXPECT_EQ(written["gpu"]["peak_tflops"]["bf16"].get<double>(), figure);
+    EXPECT_EQ(written["gpu"]["memory_gib"].get<double>(), figure);
   }
 }
 
