@@ -132,7 +132,7 @@ TEST(ConfigFilesHostile, ExtremeNumbersAndDeepNestingAreRejectedCleanly) {
 // one) changed 0.1 us into 0.09999999999999999 us, and each further read and write drifted it on.
 TEST(ClusterFileRoundTrip, FiguresAreWrittenBackAsTheFileGaveThem) {
   const nlohmann::json shipped_cluster = nlohmann::json::parse(shipped("clusters", "cpu-local"));
-  for (const double figure : {0.1, 0.3, 0.7, 123.456, 0.001, 1e6, 0.00123, 3.3}) {
+  for (const double figure : {0.1, 0.3, 0.7, 19.0, 123.456, 0.001, 1e6, 0.00123, 3.3}) {
     nlohmann::json doc = shipped_cluster;
     doc["intra_node"]["latency_us"] = figure;
     doc["inter_node"]["bandwidth_gb_per_s"] = figure;
