@@ -1,5 +1,6 @@
 #include "pp/cluster.h"
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "config_json.h"
@@ -30,8 +31,17 @@ GpuSpec read_gpu(const JsonFields& f) {
   return gpu;
 }
 
+// `si` (the spec's SI value) in the file's unit of `si_per_unit` SI units, to 15 significant
+// digits: the unit conversions are inexact in binary (0.1 us -> 1e-7 s -> 0.09999999999999999 us),
+// and without the rounding every read and write of a cluster (or a plan carrying one) would drift
+// it by an ulp, possibly out of the range the parser accepts.
+double in_file_units(double si, double si_per_unit) {
+  return std::strtod(fmt::format("{:.15g}", si / si_per_unit).c_str(), nullptr);
+}
+
 nlohmann::ordered_json link_to_json(const LinkSpec& link) {
-  return {{"bandwidth_gb_per_s", link.bandwidth_bytes_per_s / 1e9}, {"latency_us", link.latency_s * 1e6}};
+  return {{"bandwidth_gb_per_s", in_file_units(link.bandwidth_bytes_per_s, 1e9)},
+          {"latency_us", in_file_units(link.latency_s, 1e-6)}};
 }
 
 }  // namespace
@@ -60,7 +70,7 @@ ClusterSpec parse_cluster(const std::string& text, const std::string& origin) {
 
 nlohmann::ordered_json cluster_to_json(const ClusterSpec& c) {
   nlohmann::ordered_json peaks = nlohmann::ordered_json::object();
-  for (const auto& [precision, flops] : c.gpu.peak_flops) peaks[precision] = flops / 1e12;
+  for (const auto& [precision, flops] : c.gpu.peak_flops) peaks[precision] = in_file_units(flops, 1e12);
   return {{"schema", "pp.cluster"},
           {"version", 1},
           {"name", c.name},
@@ -70,8 +80,8 @@ nlohmann::ordered_json cluster_to_json(const ClusterSpec& c) {
            {{"name", c.gpu.name},
             {"peak_tflops", std::move(peaks)},
             {"achievable_fraction", c.gpu.achievable_fraction},
-            {"memory_gib", c.gpu.memory_bytes / kGiB},
-            {"memory_bandwidth_gb_per_s", c.gpu.memory_bandwidth_bytes_per_s / 1e9}}},
+            {"memory_gib", in_file_units(c.gpu.memory_bytes, kGiB)},
+            {"memory_bandwidth_gb_per_s", in_file_units(c.gpu.memory_bandwidth_bytes_per_s, 1e9)}}},
           {"gpus_per_node", c.gpus_per_node},
           {"intra_node", link_to_json(c.intra_node)},
           {"inter_node", link_to_json(c.inter_node)}};

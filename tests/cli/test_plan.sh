@@ -234,5 +234,33 @@ if cmp -s "$(dirname "$0")/../../configs/models/gpt2-tiny.json" "$TMP/cfg.json";
 expect_error "pp plan -o into a missing directory" 4 "does not exist" plan --model gpt2-tiny --cluster cpu-local --gpus 1 --global-batch 8 --seq-len 32 -o "$TMP/no/such/plan.json"
 expect_error "pp profile -o into a missing directory, before measuring" 4 "does not exist" profile --model gpt2-tiny --microbatch-size 2 --seq-len 32 -o "$TMP/no/such/profile.json"
 
+# A number beyond double's range (1e400) in any input file: exit 2, one "error:" line naming it.
+# expect_one_error NAME PATTERN ARGS...: expect_error with code 2, and nothing else on stderr.
+expect_one_error() {
+  local name=$1 pattern=$2
+  shift 2
+  expect_error "$name" 2 "$pattern" "$@"
+  if [ "$(wc -l <"$TMP/err")" -ne 1 ]; then not_ok "$name: one line" "stderr: $(head -c 400 "$TMP/err")"; fi
+}
+# huge FILE_IN FILE_OUT KEY: FILE_IN with the first number after "KEY": replaced by 1e400.
+huge() {
+  python3 - "$@" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+text, n = re.subn(r'("%s"\s*:\s*)[-0-9.eE+]+' % re.escape(sys.argv[3]), r'\g<1>1e400', text, count=1)
+assert n == 1, sys.argv[3]
+open(sys.argv[2], "w").write(text)
+PY
+}
+CONFIGS=$(cd "$(dirname "$0")/../../configs" && pwd)
+huge "$CONFIGS/models/gpt2-tiny.json" "$TMP/huge_model.json" n_embd
+huge "$CONFIGS/clusters/cpu-local.json" "$TMP/huge_cluster.json" latency_us
+huge "$TMP/profile.json" "$TMP/huge_profile.json" fwd_ms
+huge "$TMP/plan.json" "$TMP/huge_plan.json" step_time_s
+expect_one_error "a model config with 1e400" "huge_model.json: not valid JSON" plan --model "$TMP/huge_model.json" --cluster cpu-local --gpus 2 --global-batch 8 --seq-len 32
+expect_one_error "a cluster file with 1e400" "huge_cluster.json: not valid JSON" plan --model gpt2-tiny --cluster "$TMP/huge_cluster.json" --gpus 2 --global-batch 8 --seq-len 32
+expect_one_error "a profile with 1e400" "huge_profile.json: not valid JSON" plan --model gpt2-tiny --cluster cpu-local --gpus 4 --global-batch 8 --seq-len 32 --tp 1 --profile "$TMP/huge_profile.json"
+expect_one_error "a plan file with 1e400" "huge_plan.json: not valid JSON" simulate --plan "$TMP/huge_plan.json"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
