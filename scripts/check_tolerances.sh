@@ -30,7 +30,7 @@ plan pp2-dp2 4 --pp 2 --dp 2 --microbatch-size 2 --schedule 1f1b --ckpt-interval
 plan mbs1-recompute 4 --pp 4 --microbatch-size 1 --schedule 1f1b --ckpt-interval 1
 train() {  # train CORETYPE PLAN RANKS
   OPENBLAS_CORETYPE=$1 mpirun -np "$3" "$PP" run --plan "$T/$2.json" --data "$T/tokens.bin" \
-    --steps 3 --quiet --save "$T/$2-$1.safetensors"
+    --steps 3 --quiet --save "$T/$2-$1.safetensors" 2>"$T/train.err" || { cat "$T/train.err" >&2; exit 1; }
 }
 for core in "${CORES[@]}"; do
   train "$core" single 1
