@@ -3,19 +3,11 @@
 #include <benchmark/benchmark.h>
 
 #include "pp/planner/plan_search.h"
+#include "../planner/plan_request.h"
 
 namespace {
 
-pp::PlanRequest request(const char* model, const char* cluster, int gpus, int batch, int seq) {
-  pp::PlanRequest r;
-  r.model = pp::load_model(model);
-  r.cluster = pp::load_cluster(cluster);
-  r.gpus = gpus;
-  r.global_batch = batch;
-  r.seq_len = seq;
-  r.memory_limit_bytes = r.cluster.gpu.memory_bytes * 0.92;
-  return r;
-}
+using pp::request;
 
 void run(benchmark::State& state, const pp::PlanRequest& r) {
   long long layouts = 0;

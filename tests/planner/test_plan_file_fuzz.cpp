@@ -20,6 +20,7 @@
 #include "pp/error.h"
 #include "pp/plan.h"
 #include "pp/planner/plan_search.h"
+#include "plan_request.h"
 
 namespace {
 
@@ -27,13 +28,7 @@ constexpr int kMutationsPerSeed = 1500;
 
 std::string best_plan_text(const char* model, const char* cluster, int gpus, int batch, int seq,
                            int virtual_stages) {
-  pp::PlanRequest r;
-  r.model = pp::load_model(model);
-  r.cluster = pp::load_cluster(cluster);
-  r.gpus = gpus;
-  r.global_batch = batch;
-  r.seq_len = seq;
-  r.memory_limit_bytes = r.cluster.gpu.memory_bytes * 0.92;
+  pp::PlanRequest r = pp::request(model, cluster, gpus, batch, seq);
   r.fixed.virtual_stages = virtual_stages;
   const pp::PlanSearchResult result = pp::search_plans(r);
   if (result.plans.empty()) throw pp::Error(pp::ErrorCategory::kInternal, "no plan for a seed");

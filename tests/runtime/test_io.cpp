@@ -16,20 +16,13 @@
 #include "pp/runtime/parameters.h"
 #include "pp/runtime/safetensors.h"
 #include "pp/runtime/token_data.h"
+#include "temp_files.h"
 
 namespace pp {
 namespace {
 
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::path(::testing::TempDir()) /
-          ("pp_io_" + std::to_string(::getpid()) + "_" + name))
-      .string();
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using pp::test::read_bytes;
+using pp::test::temp_path;
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

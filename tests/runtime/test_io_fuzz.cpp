@@ -23,19 +23,12 @@
 #include "pp/runtime/parameters.h"
 #include "pp/runtime/safetensors.h"
 #include "pp/runtime/token_data.h"
+#include "temp_files.h"
 
 namespace {
 
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::path(::testing::TempDir()) /
-          ("pp_io_fuzz_" + std::to_string(::getpid()) + "_" + name))
-      .string();
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using pp::test::read_bytes;
+using pp::test::temp_path;
 
 // A checkpoint of three small tensors (one a scalar) with metadata, as pp writes them.
 std::string written_safetensors() {
