@@ -1,5 +1,7 @@
 #include "plan_command.h"
 
+#include "number_text.h"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -71,9 +73,8 @@ CLI::Validator auto_or(long long low, long long high) {
 CLI::Validator positive_gib() {
   return CLI::Validator(
       [](std::string& text) -> std::string {
-        char* end = nullptr;
-        const double value = std::strtod(text.c_str(), &end);
-        if (end != text.c_str() && *end == '\0' && std::isfinite(value) && value > 0 && value <= 1e6) return "";
+        const std::optional<double> value = number_in(text);
+        if (value && std::isfinite(*value) && *value > 0 && *value <= 1e6) return "";
         return fmt::format("'{}' is not a number of GiB above 0 (at most 1e6)", text);
       },
       "GiB > 0");

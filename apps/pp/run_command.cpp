@@ -16,6 +16,7 @@
 #include "pp/runtime/trainer.h"
 #include "pp/timeline_json.h"
 #include "pp/timeline_render.h"
+#include "number_text.h"
 
 namespace pp::cli {
 namespace {
@@ -43,15 +44,11 @@ As root, or with more ranks than cores, mpirun needs --allow-run-as-root and --o
 CLI::Validator finite_in(double low, double high) {
   return CLI::Validator(
       [low, high](std::string& text) -> std::string {
-        double x = 0;
-        try {
-          std::size_t used = 0;
-          x = std::stod(text, &used);
-          if (used != text.size()) return "not a number: " + text;
-        } catch (const std::exception&) {
-          return "not a number: " + text;
+        const std::optional<double> x = number_in(text);
+        if (!x) return "not a number: " + text;
+        if (!std::isfinite(*x) || *x < low || *x > high) {
+          return fmt::format("{} is not a finite number in [{}, {}]", text, low, high);
         }
-        if (!std::isfinite(x) || x < low || x > high) return fmt::format("{} is not a finite number in [{}, {}]", text, low, high);
         return {};
       },
       fmt::format("FINITE in [{} - {}]", low, high));
@@ -172,7 +169,7 @@ void add_run_command(CLI::App& app) {
       ->capture_default_str()
       ->check(finite_in(0, 1e7) & CLI::Validator(
                                         [](std::string& text) -> std::string {
-                                          const double x = std::stod(text);
+                                          const double x = number_in(text).value_or(0);
                                           return x == 0 || x >= 1 ? "" : "give 0 (off) or at least 1 second";
                                         },
                                         ""));

@@ -19,6 +19,7 @@
 #include "pp/timeline_json.h"
 #include "pp/timeline_render.h"
 #include "simulate_outputs.h"
+#include "number_text.h"
 #include "terminal.h"
 
 namespace pp::cli {
@@ -49,13 +50,9 @@ constexpr double kMaxCostMs = 1e9;
 CLI::Validator milliseconds() {
   return CLI::Validator(
       [](std::string& text) -> std::string {
-        double value = 0;
-        const char* end = text.data() + text.size();
-        const auto [stop, ec] = std::from_chars(text.data(), end, value);
-        if (ec == std::errc::invalid_argument || stop != end) {
-          return fmt::format("'{}' is not a number of milliseconds", text);
-        }
-        if (ec != std::errc() || !std::isfinite(value) || value < 0 || value > kMaxCostMs) {
+        const std::optional<double> value = number_in(text);
+        if (!value) return fmt::format("'{}' is not a number of milliseconds", text);
+        if (!std::isfinite(*value) || *value < 0 || *value > kMaxCostMs) {
           return fmt::format("{} is outside 0..1e9 ms", text);  // kMaxCostMs
         }
         return "";
