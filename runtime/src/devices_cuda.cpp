@@ -4,8 +4,8 @@
 
 #include <vector>
 
-#include "cuda_check.h"
-#include "fill.cuh"
+#include "cuda/cuda_check.h"
+#include "cuda/fill.cuh"
 #include "pp/runtime/devices.h"
 
 namespace pp {
