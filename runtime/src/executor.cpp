@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <chrono>
-#include <deque>
 #include <map>
 
 #include "pp/error.h"
@@ -61,14 +60,13 @@ struct Executor::State {
   ExecutorSetup setup;
   StageMap map;
   std::vector<std::int64_t> flows;
-  std::size_t floats = 0;  // b * T * C
+  BufferPool* pool = nullptr;
 
-  // Per step:
-  std::map<Key, std::vector<float>> inbox;     // received or handed over locally, by consumer
-  std::map<Key, std::vector<float>> outbox;    // produced, waiting for its SEND
+  // Per step. Every Buffer here comes from the pool and goes back to it after its last use.
+  std::map<Key, Buffer> inbox;                 // received or handed over locally, by consumer
+  std::map<Key, Buffer> outbox;                // produced, waiting for its SEND
   std::map<Key, Transport::Request> pending;   // posted receives, by consumer
-  std::deque<std::vector<float>> in_flight;    // buffers of posted sends
-  std::vector<Transport::Request> sends;
+  std::vector<std::pair<Transport::Request, Buffer>> sends;  // posted sends and their buffers
   std::size_t next_recv = 0;                   // index into the list: next receive to post
   std::size_t posted = 0;
   std::size_t completed = 0;
@@ -83,22 +81,28 @@ struct Executor::State {
   int stage_of(int chunk) const { return map.stage_of(me(), chunk); }
   int stages() const { return setup.schedule->stage_count(); }
 
+  void post(const Action& a) {
+    const Key key = recv_key(a);
+    const Buffer buffer = pool->acquire();
+    inbox[key] = buffer;
+    pending[key] = setup.pipeline->irecv(a.peer, buffer);
+    ++posted;
+  }
+
+  // Receives posted ahead of their use, up to the lookahead (where the transport allows it).
   void post_receives() {
+    if (!setup.pipeline->posts_receives_ahead()) return;
     const auto& actions = list();
     while (posted - completed < static_cast<std::size_t>(setup.recv_lookahead) &&
            next_recv < actions.size()) {
       const Action& a = actions[next_recv++];
-      if (!is_recv(a.kind)) continue;
-      const Key key = recv_key(a);
-      std::vector<float>& buffer = inbox[key];
-      buffer.assign(floats, 0.0f);
-      pending[key] = setup.pipeline->irecv(a.peer, buffer.data(), floats);
-      ++posted;
+      if (is_recv(a.kind)) post(a);
     }
   }
 
   void receive(const Action& a) {
     const Key key = recv_key(a);
+    if (!setup.pipeline->posts_receives_ahead()) post(a);
     auto it = pending.find(key);
     if (it == pending.end()) {
       throw Error(ErrorCategory::kInternal,
@@ -117,56 +121,66 @@ struct Executor::State {
       throw Error(ErrorCategory::kInternal,
                   fmt::format("rank {}: nothing to send for {}", me(), action_label(a, 2)));
     }
-    in_flight.push_back(std::move(it->second));
+    const Buffer buffer = it->second;
     outbox.erase(it);
-    sends.push_back(setup.pipeline->isend(a.peer, in_flight.back().data(), floats));
+    sends.emplace_back(setup.pipeline->isend(a.peer, buffer), buffer);
   }
 
-  // Where the output of stage v for micro-batch mb goes: a local chunk's inbox or the outbox.
-  std::vector<float>& output_slot(Data data, int mb, int chunk, int to_stage) {
-    if (to_stage >= 0 && to_stage < stages() && map.rank_of_stage[to_stage] == me()) {
-      return inbox[{data, mb, map.chunk_of_stage[to_stage]}];
+  void finish_sends() {
+    for (const auto& [request, buffer] : sends) {
+      setup.pipeline->wait(request);
+      pool->release(buffer);
     }
-    return outbox[{data, mb, chunk}];
+    sends.clear();
   }
 
-  const float* take_input(Data data, int mb, int chunk) {
+  // A fresh buffer for the output of stage v for micro-batch mb, placed in a local chunk's inbox
+  // (when the next stage is on this rank) or in the outbox for its SEND.
+  Buffer output_slot(Data data, int mb, int chunk, int to_stage) {
+    const Buffer buffer = pool->acquire();
+    const bool local = to_stage >= 0 && to_stage < stages() && map.rank_of_stage[to_stage] == me();
+    Buffer& slot = local ? inbox[{data, mb, map.chunk_of_stage[to_stage]}] : outbox[{data, mb, chunk}];
+    pool->release(slot);  // a stale one (not expected)
+    slot = buffer;
+    return buffer;
+  }
+
+  Buffer take_input(Data data, int mb, int chunk) {
     auto it = inbox.find({data, mb, chunk});
     if (it == inbox.end()) {
       throw Error(ErrorCategory::kInternal,
                   fmt::format("rank {}: no input for micro-batch {} chunk {}", me(), mb, chunk));
     }
-    return it->second.data();
+    return it->second;
+  }
+
+  void consume(Data data, int mb, int chunk) {
+    auto it = inbox.find({data, mb, chunk});
+    if (it == inbox.end()) return;
+    pool->release(it->second);
+    inbox.erase(it);
   }
 
   void forward(const Action& a, const StepInputs& in) {
     StageCompute& model = *setup.chunks[a.chunk];
     const int v = stage_of(a.chunk);
     const std::size_t row = static_cast<std::size_t>(a.microbatch) * setup.microbatch_size * setup.seq_len;
-    const float* input = model.has_embedding() ? nullptr : take_input(Data::kActivation, a.microbatch, a.chunk);
-    float* output = nullptr;
-    if (!model.has_head()) {
-      std::vector<float>& slot = output_slot(Data::kActivation, a.microbatch, a.chunk, v + 1);
-      slot.assign(floats, 0.0f);
-      output = slot.data();
-    }
+    const Buffer input = model.has_embedding() ? Buffer() : take_input(Data::kActivation, a.microbatch, a.chunk);
+    const Buffer output =
+        model.has_head() ? Buffer() : output_slot(Data::kActivation, a.microbatch, a.chunk, v + 1);
     model.forward(a.microbatch, in.tokens + row, input, in.targets + row, output);
     if (model.has_head()) record.loss_sum += model.loss_sum(a.microbatch);
-    inbox.erase({Data::kActivation, a.microbatch, a.chunk});
+    consume(Data::kActivation, a.microbatch, a.chunk);
   }
 
   void backward_input(const Action& a, const StepInputs& in) {
     StageCompute& model = *setup.chunks[a.chunk];
     const int v = stage_of(a.chunk);
-    const float* grad_output = model.has_head() ? nullptr : take_input(Data::kGradient, a.microbatch, a.chunk);
-    float* grad_input = nullptr;
-    if (!model.has_embedding()) {
-      std::vector<float>& slot = output_slot(Data::kGradient, a.microbatch, a.chunk, v - 1);
-      slot.assign(floats, 0.0f);
-      grad_input = slot.data();
-    }
+    const Buffer grad_output = model.has_head() ? Buffer() : take_input(Data::kGradient, a.microbatch, a.chunk);
+    const Buffer grad_input =
+        model.has_embedding() ? Buffer() : output_slot(Data::kGradient, a.microbatch, a.chunk, v - 1);
     model.backward_input(a.microbatch, grad_output, in.loss_scale, grad_input);
-    inbox.erase({Data::kGradient, a.microbatch, a.chunk});
+    consume(Data::kGradient, a.microbatch, a.chunk);
   }
 
   void run(const Action& a, const StepInputs& in, const std::function<void(ActionKind)>& step_end) {
@@ -184,12 +198,19 @@ struct Executor::State {
       case ActionKind::kRecvGradient: receive(a); break;
       case ActionKind::kReduceGradients:
       case ActionKind::kOptimizerStep:
-        for (Transport::Request r : sends) setup.pipeline->wait(r);
-        sends.clear();
-        in_flight.clear();
+        finish_sends();
         step_end(a.kind);
         break;
     }
+  }
+
+  // Gives every buffer still held back to the pool (after an error or at a step's end).
+  void release_all() {
+    for (auto& [key, buffer] : inbox) pool->release(buffer);
+    for (auto& [key, buffer] : outbox) pool->release(buffer);
+    inbox.clear();
+    outbox.clear();
+    pending.clear();
   }
 };
 
@@ -199,7 +220,11 @@ Executor::Executor(ExecutorSetup setup) : state_(std::make_unique<State>()) {
   s.map = make_stage_map(*s.setup.schedule);
   s.flows = message_flow_ids(*s.setup.schedule)[s.setup.pipeline_rank];
   if (s.setup.chunks.empty()) throw Error(ErrorCategory::kInternal, "executor without a model");
-  s.floats = s.setup.chunks.front()->activation_floats();
+  if (s.setup.buffers == nullptr) throw Error(ErrorCategory::kInternal, "executor without buffers");
+  s.pool = s.setup.buffers;
+  if (s.pool->buffer_floats() != s.setup.chunks.front()->activation_floats()) {
+    throw Error(ErrorCategory::kInternal, "the executor's buffers do not hold one activation");
+  }
 }
 
 Executor::~Executor() = default;
@@ -208,9 +233,7 @@ StepRecord Executor::run_step(const StepInputs& inputs,
                               const std::function<void(ActionKind)>& step_end) {
   State& s = *state_;
   s.record = {};
-  s.inbox.clear();
-  s.outbox.clear();
-  s.pending.clear();
+  s.release_all();
   s.next_recv = s.posted = s.completed = 0;
   s.start = std::chrono::steady_clock::now();
   const auto& actions = s.list();
@@ -223,9 +246,8 @@ StepRecord Executor::run_step(const StepInputs& inputs,
     s.record.events.push_back({s.me(), is_comm(a.kind) ? Lane::kComm : Lane::kCompute, a.kind,
                                a.microbatch, a.chunk, a.peer, begin, end, s.flows[i]});
   }
-  for (Transport::Request r : s.sends) s.setup.pipeline->wait(r);
-  s.sends.clear();
-  s.in_flight.clear();
+  s.finish_sends();
+  s.release_all();
   return std::move(s.record);
 }
 

@@ -57,15 +57,17 @@ class MpiTransport : public Transport {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
 
-  Request isend(int peer, const float* data, std::size_t count) override {
+  bool accepts(MemorySpace space) const override { return space == MemorySpace::kHost; }
+
+  Request isend(int peer, const Buffer& data) override {
     MPI_Request request;
-    PP_MPI_CHECK(MPI_Isend(data, mpi_count(count), MPI_FLOAT, peer, 0, comm_, &request));
+    PP_MPI_CHECK(MPI_Isend(data.host_data(), mpi_count(data.count()), MPI_FLOAT, peer, 0, comm_, &request));
     return store(request);
   }
 
-  Request irecv(int peer, float* data, std::size_t count) override {
+  Request irecv(int peer, const Buffer& data) override {
     MPI_Request request;
-    PP_MPI_CHECK(MPI_Irecv(data, mpi_count(count), MPI_FLOAT, peer, 0, comm_, &request));
+    PP_MPI_CHECK(MPI_Irecv(data.host_data(), mpi_count(data.count()), MPI_FLOAT, peer, 0, comm_, &request));
     return store(request);
   }
 
@@ -75,8 +77,9 @@ class MpiTransport : public Transport {
     free_.push_back(r);
   }
 
-  void allreduce_sum(float* data, std::size_t count) override {
-    PP_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, mpi_count(count), MPI_FLOAT, MPI_SUM, comm_));
+  void allreduce_sum(const Buffer& data) override {
+    PP_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data.host_data(), mpi_count(data.count()), MPI_FLOAT, MPI_SUM,
+                               comm_));
   }
 
   void allreduce_sum(double* data, std::size_t count) override {
@@ -177,15 +180,21 @@ void mpi_finalize() {
   if (mpi_initialized()) MPI_Finalize();
 }
 
-int mpi_node_local_size() {
-  if (!mpi_initialized()) return 1;
+NodePlace mpi_node_place() {
+  NodePlace place;
+  if (!mpi_initialized()) return place;
   MPI_Comm node = MPI_COMM_NULL;
-  if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS) return 1;
-  int size = 1;
-  MPI_Comm_size(node, &size);
+  const int world = mpi_world_rank();
+  if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world, MPI_INFO_NULL, &node) != MPI_SUCCESS) {
+    return place;
+  }
+  MPI_Comm_rank(node, &place.rank);
+  MPI_Comm_size(node, &place.size);
   MPI_Comm_free(&node);
-  return size;
+  return place;
 }
+
+int mpi_node_local_size() { return mpi_node_place().size; }
 
 void mpi_abort(int code) {
   if (mpi_initialized()) MPI_Abort(MPI_COMM_WORLD, code);

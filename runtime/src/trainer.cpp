@@ -36,7 +36,7 @@ struct Chunk {
   int first_layer = 0;
   int last_layer = 0;
   std::unique_ptr<ParameterSet> parameters;
-  std::unique_ptr<StageModel> model;
+  std::unique_ptr<StageModel> model;  // takes its activations from the rank's buffer pool
   std::unique_ptr<AdamW> optimizer;
 };
 
@@ -129,14 +129,14 @@ void reduce_tied(std::vector<Chunk>& chunks, Transport* tied) {
   for (std::size_t i = 1; i < copies.size(); ++i) {
     for (std::size_t k = 0; k < sum.size(); ++k) sum[k] += copies[i]->grad[k];
   }
-  if (tied != nullptr) tied->allreduce_sum(sum.data(), sum.size());
+  if (tied != nullptr) tied->allreduce_sum(Buffer::on_host(sum.data(), sum.size()));
   for (Tensor* t : copies) t->grad = sum;
 }
 
 void reduce_data_parallel(std::vector<Chunk>& chunks, Transport& data) {
   if (data.size() == 1) return;
   for (Chunk& c : chunks) {
-    for (Tensor& t : c.parameters->tensors) data.allreduce_sum(t.grad.data(), t.grad.size());
+    for (Tensor& t : c.parameters->tensors) data.allreduce_sum(Buffer::on_host(t.grad.data(), t.grad.size()));
   }
 }
 
@@ -186,6 +186,8 @@ class Run {
     setup.schedule = &schedule_;
     setup.pipeline_rank = stage_;
     for (Chunk& c : chunks_) setup.chunks.push_back(c.model.get());
+    buffers_ = make_host_buffer_pool(chunks_.front().model->activation_floats());
+    setup.buffers = buffers_.get();
     setup.pipeline = groups_.pipeline.get();
     setup.microbatch_size = l.microbatch_size;
     setup.seq_len = o.plan.seq_len;
@@ -296,6 +298,7 @@ class Run {
   std::unique_ptr<TokenData> data_;
   Groups groups_;
   std::vector<Chunk> chunks_;
+  std::unique_ptr<BufferPool> buffers_;
   std::unique_ptr<Executor> executor_;
   std::vector<std::int32_t> inputs_, targets_;
 };

@@ -38,9 +38,11 @@ void bm_executor_per_action(benchmark::State& state) {
   pp::ParameterSet parameters = pp::gpt2_parameters(model, 0, 2);
   pp::init_gpt2(&parameters, 1, 1);
   pp::StageModel stage(model, 0, 2, 1, 1, 0, &parameters);
+  const auto buffers = pp::make_host_buffer_pool(stage.activation_floats());
   pp::ExecutorSetup setup;
   setup.schedule = &schedule;
   setup.chunks = {&stage};
+  setup.buffers = buffers.get();
   setup.pipeline = world.get();
   pp::Executor executor(std::move(setup));
   std::vector<std::int32_t> tokens(microbatches, 3), targets(microbatches, 5);

@@ -242,6 +242,20 @@ void StageModel::backward_input(int mb, const float* grad_output, float loss_sca
   st.input_done = true;
 }
 
+namespace {
+// The host values of a Buffer, or null for the empty one.
+float* host_or_null(const Buffer& b) { return b.empty() ? nullptr : b.host_data(); }
+}  // namespace
+
+void StageModel::forward(int mb, const std::int32_t* tokens, const Buffer& input, const std::int32_t* targets,
+                         const Buffer& output) {
+  forward(mb, tokens, host_or_null(input), targets, host_or_null(output));
+}
+
+void StageModel::backward_input(int mb, const Buffer& grad_output, float loss_scale, const Buffer& grad_input) {
+  backward_input(mb, host_or_null(grad_output), loss_scale, host_or_null(grad_input));
+}
+
 void StageModel::backward_weight(int mb) {
   Impl& m = *impl_;
   MicrobatchState& st = m.state(mb, "backward_weight");

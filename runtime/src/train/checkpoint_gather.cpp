@@ -31,7 +31,8 @@ std::size_t elements(const TensorInfo& t) {
 }
 
 void send_all(Transport& world, const std::vector<TensorRef>& mine) {
-  for (const TensorRef& t : mine) world.wait(world.isend(0, t.data, t.count));
+  // MPI only reads a send's buffer; the view is const because the tensors are the caller's.
+  for (const TensorRef& t : mine) world.wait(world.isend(0, Buffer::on_host(const_cast<float*>(t.data), t.count)));
 }
 
 void receive_and_write(Transport& world, const std::vector<TensorRef>& mine,
@@ -56,7 +57,7 @@ void receive_and_write(Transport& world, const std::vector<TensorRef>& mine,
   for (std::size_t r = 1; r < per_rank.size(); ++r) {
     for (std::size_t i = 0; i < per_rank[r].size(); ++i) {
       const std::size_t n = elements(per_rank[r][i]);
-      world.wait(world.irecv(static_cast<int>(r), buffer.data(), n));
+      world.wait(world.irecv(static_cast<int>(r), Buffer::on_host(buffer.data(), n)));
       if (keep[r][i]) out.write_next(buffer.data(), n);
     }
   }

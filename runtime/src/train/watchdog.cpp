@@ -75,13 +75,16 @@ class WatchedTransport : public Transport {
   int rank() const override { return inner_->rank(); }
   int size() const override { return inner_->size(); }
 
-  Request isend(int peer, const float* data, std::size_t count) override {
-    const Request r = inner_->isend(peer, data, count);
+  bool accepts(MemorySpace space) const override { return inner_->accepts(space); }
+  bool posts_receives_ahead() const override { return inner_->posts_receives_ahead(); }
+
+  Request isend(int peer, const Buffer& data) override {
+    const Request r = inner_->isend(peer, data);
     peers_[r] = {peer, true};
     return r;
   }
-  Request irecv(int peer, float* data, std::size_t count) override {
-    const Request r = inner_->irecv(peer, data, count);
+  Request irecv(int peer, const Buffer& data) override {
+    const Request r = inner_->irecv(peer, data);
     peers_[r] = {peer, false};
     return r;
   }
@@ -95,8 +98,8 @@ class WatchedTransport : public Transport {
     }
     guarded(std::move(what), [&] { inner_->wait(request); });
   }
-  void allreduce_sum(float* data, std::size_t count) override {
-    guarded(collective("a sum"), [&] { inner_->allreduce_sum(data, count); });
+  void allreduce_sum(const Buffer& data) override {
+    guarded(collective("a sum"), [&] { inner_->allreduce_sum(data); });
   }
   void allreduce_sum(double* data, std::size_t count) override {
     guarded(collective("a sum"), [&] { inner_->allreduce_sum(data, count); });

@@ -1,8 +1,10 @@
 #pragma once
 // The executor: the one loop that runs a schedule. It interprets this rank's lowered action list
-// from the IR (the same list the simulator consumes), runs each chunk's StageModel, exchanges
-// activations and gradients through the Transport with receives posted ahead, and records a
-// Timeline of what really ran (the simulator's format, source "measured").
+// from the IR (the same list the simulator consumes), runs each chunk's StageCompute, exchanges
+// activations and gradients through the Transport (receives posted ahead where the transport
+// allows it), and records a Timeline of what really ran (the simulator's format, source
+// "measured"). It holds Buffers from the backend's pool and never reads their values, so the
+// same loop drives host and device memory.
 //
 // Step-end actions (REDUCE, STEP) are handed back to the caller, which owns the collectives and
 // the optimizer, at the point of the list where they stand.
@@ -23,6 +25,7 @@ struct ExecutorSetup {
   const Schedule* schedule = nullptr;  // lowered and valid; outlives the executor
   int pipeline_rank = 0;               // this rank's list in the schedule
   std::vector<StageCompute*> chunks;   // per local chunk c (placement[pipeline_rank][c])
+  BufferPool* buffers = nullptr;       // the backend's, of activation_floats() each; outlives it
   Transport* pipeline = nullptr;       // the ranks of this pipeline, ranked by pipeline rank
   int microbatch_size = 1;             // b
   int seq_len = 1;                     // T

@@ -19,8 +19,14 @@ bool mpi_initialized();
 // This process's rank and the job's size in MPI_COMM_WORLD; 0 and 1 when MPI is not running.
 int mpi_world_rank();
 int mpi_world_size();
-// The ranks of the job on this node (1 when MPI is not running). Collective over the world.
-int mpi_node_local_size();
+// This rank's place among the ranks of the job on its node (MPI_Comm_split_type, so it works under
+// mpirun and srun alike): rank 0 of 1 when MPI is not running. Collective over the world.
+struct NodePlace {
+  int rank = 0;
+  int size = 1;
+};
+NodePlace mpi_node_place();
+int mpi_node_local_size();  // mpi_node_place().size
 
 // The world communicator.
 std::unique_ptr<Transport> mpi_world();

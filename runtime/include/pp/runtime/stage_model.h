@@ -48,7 +48,9 @@ class StageModel : public StageCompute {
   // Forward of micro-batch `mb`. tokens (b, T) when has_embedding(), else input (b, T, C);
   // targets (b, T) when has_head(), else ignored; output (b, T, C) unless has_head().
   void forward(int mb, const std::int32_t* tokens, const float* input, const std::int32_t* targets,
-               float* output) override;
+               float* output);
+  void forward(int mb, const std::int32_t* tokens, const Buffer& input, const std::int32_t* targets,
+               const Buffer& output) override;  // host Buffers
   // has_head(): the sum of the token cross-entropies of micro-batch `mb` (after its forward; it
   // stays available after backward_weight, until the next forward of the same id).
   double loss_sum(int mb) const override;
@@ -57,8 +59,9 @@ class StageModel : public StageCompute {
   // (grad_output (b, T, C), ignored when has_head(): the loss is the sum of token losses times
   // loss_scale, e.g. 1 / (tokens in the global batch)). grad_input (b, T, C) unless
   // has_embedding(). Keeps what the weight gradient needs.
-  void backward_input(int mb, const float* grad_output, float loss_scale,
-                      float* grad_input) override;
+  void backward_input(int mb, const float* grad_output, float loss_scale, float* grad_input);
+  void backward_input(int mb, const Buffer& grad_output, float loss_scale,
+                      const Buffer& grad_input) override;  // host Buffers
   // W: adds micro-batch `mb`'s parameter gradients into parameters' grad, frees its cache.
   void backward_weight(int mb) override;
 

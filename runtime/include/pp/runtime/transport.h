@@ -1,16 +1,23 @@
 #pragma once
 // How the ranks of a job talk: point-to-point messages and sums. The executor sees only this
-// interface; MPI implements it (mpi_transport.h), and tests may wrap it to inject faults.
+// interface; MPI implements it over host memory (mpi_transport.h), the staged transport moves
+// device memory through pinned host memory over another transport (staged_transport.h), NCCL
+// moves device memory directly (nccl_transport.h), and tests wrap it to inject faults.
 //
 // Contract: messages between one ordered pair of ranks are matched in the order they are posted
 // (the schedule's lowering puts receives in the order of the sends), so no tags are needed; a
-// send never waits for its receiver to post (isend); a receive may be posted long before it is
-// needed. Every call that fails throws pp::Error naming the call and the rank.
+// send never waits for its receiver to post (isend). Where posts_receives_ahead() a receive may be
+// posted long before it is needed; otherwise operations must be issued in the lowered list's
+// order. A transport moves the memory spaces it accepts() and throws pp::Error(kInternal) for
+// others. The buffer of a send or receive must stay valid until its wait(). Every call that fails
+// throws pp::Error naming the call and the rank.
 
 #include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "pp/runtime/buffer.h"
 
 namespace pp {
 
@@ -22,12 +29,20 @@ class Transport {
   virtual int rank() const = 0;
   virtual int size() const = 0;
 
-  virtual Request isend(int peer, const float* data, std::size_t count) = 0;
-  virtual Request irecv(int peer, float* data, std::size_t count) = 0;
+  // Whether isend, irecv and allreduce_sum take buffers in `space`.
+  virtual bool accepts(MemorySpace space) const = 0;
+  // Whether receives may be posted ahead of their place in the lowered list.
+  virtual bool posts_receives_ahead() const { return true; }
+
+  virtual Request isend(int peer, const Buffer& data) = 0;
+  virtual Request irecv(int peer, const Buffer& data) = 0;
+  // Completes the operation. For device buffers, the completion is ordered before later work on
+  // the backend's compute stream (the host may return before the data has arrived there).
   virtual void wait(Request request) = 0;
 
-  // In-place sums over every rank of this transport.
-  virtual void allreduce_sum(float* data, std::size_t count) = 0;
+  // In-place sums over every rank of this transport (float32 values in host or device memory;
+  // doubles on the host, for scalars such as losses and norms).
+  virtual void allreduce_sum(const Buffer& data) = 0;
   virtual void allreduce_sum(double* data, std::size_t count) = 0;
   virtual void broadcast(double* data, std::size_t count, int root) = 0;
   virtual void barrier() = 0;
