@@ -67,6 +67,7 @@ struct Executor::State {
   std::map<Key, Buffer> outbox;                // produced, waiting for its SEND
   std::map<Key, Transport::Request> pending;   // posted receives, by consumer
   std::vector<std::pair<Transport::Request, Buffer>> sends;  // posted sends and their buffers
+  std::vector<bool> issued;                    // in-order transports: actions already issued
   std::size_t next_recv = 0;                   // index into the list: next receive to post
   std::size_t posted = 0;
   std::size_t completed = 0;
@@ -100,9 +101,24 @@ struct Executor::State {
     }
   }
 
+  // In-order transports (NCCL): the run of consecutive communication actions from index i is issued
+  // as one group, in the list's order, before any of its receives is waited for.
+  void issue_group(std::size_t i) {
+    const auto& actions = list();
+    setup.pipeline->group_begin();
+    for (std::size_t j = i; j < actions.size() && is_comm(actions[j].kind); ++j) {
+      if (is_recv(actions[j].kind)) {
+        post(actions[j]);
+      } else {
+        send(actions[j]);
+      }
+      issued[j] = true;
+    }
+    setup.pipeline->group_end();
+  }
+
   void receive(const Action& a) {
     const Key key = recv_key(a);
-    if (!setup.pipeline->posts_receives_ahead()) post(a);
     auto it = pending.find(key);
     if (it == pending.end()) {
       throw Error(ErrorCategory::kInternal,
@@ -193,7 +209,9 @@ struct Executor::State {
       case ActionKind::kBackwardInput: backward_input(a, in); break;
       case ActionKind::kBackwardWeight: setup.chunks[a.chunk]->backward_weight(a.microbatch); break;
       case ActionKind::kSendActivation:
-      case ActionKind::kSendGradient: send(a); break;
+      case ActionKind::kSendGradient:
+        if (setup.pipeline->posts_receives_ahead()) send(a);  // else issued with its group
+        break;
       case ActionKind::kRecvActivation:
       case ActionKind::kRecvGradient: receive(a); break;
       case ActionKind::kReduceGradients:
@@ -237,9 +255,12 @@ StepRecord Executor::run_step(const StepInputs& inputs,
   s.next_recv = s.posted = s.completed = 0;
   s.start = std::chrono::steady_clock::now();
   const auto& actions = s.list();
+  const bool in_order = !s.setup.pipeline->posts_receives_ahead();
+  s.issued.assign(actions.size(), false);
   for (std::size_t i = 0; i < actions.size(); ++i) {
     const Action& a = actions[i];
     s.post_receives();
+    if (in_order && is_comm(a.kind) && !s.issued[i]) s.issue_group(i);
     const double begin = s.now_ms();
     s.run(a, inputs, step_end);
     const double end = s.now_ms();

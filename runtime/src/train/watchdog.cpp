@@ -77,6 +77,8 @@ class WatchedTransport : public Transport {
 
   bool accepts(MemorySpace space) const override { return inner_->accepts(space); }
   bool posts_receives_ahead() const override { return inner_->posts_receives_ahead(); }
+  void group_begin() override { inner_->group_begin(); }
+  void group_end() override { inner_->group_end(); }
 
   Request isend(int peer, const Buffer& data) override {
     const Request r = inner_->isend(peer, data);

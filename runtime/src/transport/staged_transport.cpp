@@ -23,6 +23,8 @@ class StagedTransport : public Transport {
   int size() const override { return inner_->size(); }
   bool accepts(MemorySpace) const override { return true; }
   bool posts_receives_ahead() const override { return inner_->posts_receives_ahead(); }
+  void group_begin() override { inner_->group_begin(); }
+  void group_end() override { inner_->group_end(); }
 
   Request isend(int peer, const Buffer& data) override {
     if (data.on_host()) return inner_->isend(peer, data);

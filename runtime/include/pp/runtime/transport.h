@@ -34,6 +34,12 @@ class Transport {
   // Whether receives may be posted ahead of their place in the lowered list.
   virtual bool posts_receives_ahead() const { return true; }
 
+  // Operations issued between group_begin() and group_end() progress together (NCCL's groups: a
+  // send and a receive between the same two ranks in one group cannot deadlock); wait() only after
+  // group_end(). No-ops for transports whose operations progress on their own (MPI).
+  virtual void group_begin() {}
+  virtual void group_end() {}
+
   virtual Request isend(int peer, const Buffer& data) = 0;
   virtual Request irecv(int peer, const Buffer& data) = 0;
   // Completes the operation. For device buffers, the completion is ordered before later work on
