@@ -100,6 +100,9 @@ void check_run_options(const RunOptions& o) {
   if (o.save.empty() && o.resume) throw_invalid("--resume continues from the --save checkpoint: give --save too");
   if (o.save.empty() && o.save_every > 0) throw_invalid("--save-every writes the --save checkpoint: give --save too");
   if (o.save == "-") throw_invalid("--save: give a file ('-' would put a binary checkpoint on standard output)");
+  if (o.transport == "nccl" && o.device == "cpu") {
+    throw_invalid("--transport nccl moves device memory: it needs --device cuda (or auto)");
+  }
   if (o.trace == "-") throw_invalid("--trace: give a file (standard output carries the run's report)");
   check_output_paths({{"--save", o.save}, {"--trace", o.trace}, {"--json", o.json ? "-" : ""}},
                      {{"--plan", o.plan}, {"--data", o.data}, {"--load", o.load}, {"--model", o.model}});
@@ -121,6 +124,8 @@ nlohmann::ordered_json summary_json(const TrainSummary& s, const TimelineMetrics
                                 {"tokens_per_s", nullptr},
                                 {"peak_rss_bytes", s.peak_rss_bytes},
                                 {"checkpoints", s.weights},
+                                {"device", to_string(s.backend.device)},
+                                {"transport", to_string(s.backend.transport)},
                                 {"measured", nullptr},
                                 {"predicted", metrics_to_json(predicted)}};
   if (!s.losses.empty()) {  // a resumed run already at --steps ran nothing: nothing made up
@@ -173,6 +178,15 @@ void add_run_command(CLI::App& app) {
                                           return x == 0 || x >= 1 ? "" : "give 0 (off) or at least 1 second";
                                         },
                                         ""));
+  cmd->add_option("--device", o->device,
+                  "Where the model computes: cpu, cuda, or auto (cuda where this pp can train on every node's GPU)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  cmd->add_option("--transport", o->transport,
+                  "How ranks exchange tensors: mpi (device memory staged through host memory), nccl (one rank "
+                  "per GPU), or auto (nccl where every rank has its own GPU, else mpi)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "mpi", "nccl"}));
   cmd->callback([o] { run_run(*o); });
 }
 
@@ -197,6 +211,7 @@ void run_run(const RunOptions& o) {
   t.recv_lookahead = o.recv_lookahead;
   t.progress = !o.quiet && !o.json;
   t.watchdog_s = o.watchdog_s;
+  t.backend = {o.device, o.transport};
   const TrainSummary summary = train(t, *world);
   if (world->rank() == 0) {
     const TimelineMetrics measured = compute_metrics(summary.last_step);

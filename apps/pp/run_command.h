@@ -24,6 +24,8 @@ struct RunOptions {
   bool quiet = false;
   int recv_lookahead = 8;
   double watchdog_s = 600;
+  std::string device = "auto";
+  std::string transport = "auto";
 };
 
 void add_run_command(CLI::App& app);

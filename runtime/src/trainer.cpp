@@ -164,6 +164,8 @@ class Run {
  public:
   Run(const TrainOptions& o, Transport& world, Watchdog* dog) : o_(o), world_(world), dog_(dog) {
     check_layout(o, world);
+    backend_ = choose_backend(o.backend, gather_machine_facts(world));
+    if (world.rank() == 0 && o.progress) fmt::print(stderr, "pp run: {}\n", backend_.reason);
     const Layout& l = o.plan.layout;
     stage_ = world.rank() / l.dp;
     replica_ = world.rank() % l.dp;
@@ -198,6 +200,7 @@ class Run {
   TrainSummary run() {
     TrainSummary summary;
     summary.first_step = first_step_;
+    summary.backend = backend_;
     std::vector<TimelineEvent> last_events;
     if (first_step_ >= o_.steps && world_.rank() == 0 && o_.progress) {
       fmt::print(stderr, "the checkpoint is at step {}, at or past --steps {}: nothing to run\n",
@@ -290,6 +293,7 @@ class Run {
   const TrainOptions& o_;
   Transport& world_;
   Watchdog* dog_;
+  BackendChoice backend_;
   int stage_ = 0;
   int replica_ = 0;
   int first_step_ = 0;

@@ -197,6 +197,16 @@ for bad in "--lr nan" "--lr inf" "--lr -1" "--beta1 nan" "--beta2 1" "--eps -1" 
   quick_failure "$bad" 2 "${bad%% *}" "${P1[@]}" $bad
 done
 
+# --device and --transport: bad values and impossible combinations, one line each. Training on
+# the GPU is not available yet, so --device cuda is refused here with or without a GPU.
+quick_failure "--device gpu" 2 "--device" "${P1[@]}" --device gpu
+quick_failure "--transport gloo" 2 "--transport" "${P1[@]}" --transport gloo
+quick_failure "--transport nccl on the cpu" 2 "needs --device cuda" "${P1[@]}" --device cpu --transport nccl
+quick_failure "--device cuda" 2 "--device cuda" "${P1[@]}" --device cuda
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if (d["device"], d["transport"]) == ("cpu", "mpi") else 1)' \
+  "$TMP/single.out" && ok "the JSON names the device and transport that ran" ||
+  not_ok "the JSON names the device and transport that ran" "$(head -c 300 "$TMP/single.out")"
+
 # A token id outside the vocabulary is found before training, with its place in the file.
 "$PP" data synth --out "$TMP/wide.bin" --tokens 5000 --vocab 60000 2>/dev/null
 expect_failure "token outside the vocabulary" "byte offset [0-9]+" 1 run --plan "$TMP/single.json" --data "$TMP/wide.bin" --steps 1

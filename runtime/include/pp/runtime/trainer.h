@@ -10,6 +10,7 @@
 #include "pp/model.h"
 #include "pp/plan.h"
 #include "pp/runtime/adamw.h"
+#include "pp/runtime/backend_choice.h"
 #include "pp/runtime/transport.h"
 #include "pp/timeline.h"
 
@@ -30,6 +31,7 @@ struct TrainOptions {
   int recv_lookahead = 8;
   bool progress = true;         // a line per step on world rank 0 (stderr)
   double watchdog_s = 600;      // end the job when a rank waits this long for another; 0: off
+  BackendRequest backend;       // --device, --transport
 };
 
 struct TrainSummary {
@@ -39,6 +41,7 @@ struct TrainSummary {
   Timeline last_step;                 // measured, replica 0's pipeline (world rank 0 only)
   double peak_rss_bytes = 0;          // the largest over ranks (world rank 0 only)
   std::vector<std::string> weights;   // world rank 0: checkpoint paths written
+  BackendChoice backend;              // what ran: device, transport and why
 };
 
 // Collective over `world`. Throws pp::Error (kInvalidInput) for a rank count that does not match

@@ -1,0 +1,102 @@
+#include "pp/runtime/backend_choice.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "pp/error.h"
+#include "pp/runtime/devices.h"
+#include "pp/runtime/mpi_transport.h"
+#include "pp/runtime/transport.h"
+
+namespace pp {
+namespace {
+
+ComputeDevice choose_device(const std::string& device, const MachineFacts& m) {
+  if (device == "cpu") return ComputeDevice::kCpu;
+  if (device == "auto") {
+    return m.cuda_built && m.cuda_training && m.gpus_per_node > 0 ? ComputeDevice::kCuda : ComputeDevice::kCpu;
+  }
+  if (device != "cuda") throw_invalid(fmt::format("--device {}: expected auto, cpu or cuda", device));
+  if (!m.cuda_built) throw_invalid("--device cuda: this pp was built without CUDA (PP_ENABLE_CUDA=OFF); use --device cpu");
+  if (m.gpus_per_node == 0) throw_invalid("--device cuda: no usable GPU on at least one node of the job; use --device cpu");
+  if (!m.cuda_training) throw_invalid(fmt::format("--device cuda: {}; use --device cpu", m.cuda_training_gap));
+  return ComputeDevice::kCuda;
+}
+
+TransportKind choose_transport(const std::string& transport, ComputeDevice device, const MachineFacts& m) {
+  const bool gpu_each = m.gpus_per_node >= m.ranks_per_node;
+  if (transport == "mpi") return device == ComputeDevice::kCuda ? TransportKind::kStagedMpi : TransportKind::kMpi;
+  if (transport == "auto") {
+    if (device == ComputeDevice::kCpu) return TransportKind::kMpi;
+    return m.nccl_built && gpu_each ? TransportKind::kNccl : TransportKind::kStagedMpi;
+  }
+  if (transport != "nccl") throw_invalid(fmt::format("--transport {}: expected auto, mpi or nccl", transport));
+  if (device != ComputeDevice::kCuda) throw_invalid("--transport nccl moves device memory: it needs --device cuda");
+  if (!m.nccl_built) throw_invalid("--transport nccl: this pp was built without NCCL; use --transport mpi");
+  if (!gpu_each) {
+    throw_invalid(fmt::format("--transport nccl: {} ranks share {} GPU(s) on a node, and NCCL refuses two ranks on "
+                              "one GPU; use --transport mpi (staged through host memory) or fewer ranks per node",
+                              m.ranks_per_node, m.gpus_per_node));
+  }
+  return TransportKind::kNccl;
+}
+
+}  // namespace
+
+BackendChoice choose_backend(const BackendRequest& request, const MachineFacts& machine) {
+  BackendChoice choice;
+  choice.device = choose_device(request.device, machine);
+  choice.transport = choose_transport(request.transport, choice.device, machine);
+  choice.reason = choice.device == ComputeDevice::kCpu
+                      ? fmt::format("cpu with {}", to_string(choice.transport))
+                      : fmt::format("cuda with {}: up to {} ranks and at least {} GPU(s) per node",
+                                    to_string(choice.transport), machine.ranks_per_node, machine.gpus_per_node);
+  if (request.device == "auto" && choice.device == ComputeDevice::kCpu && machine.gpus_per_node > 0 &&
+      !machine.cuda_training) {
+    choice.reason += fmt::format(" (GPUs present, but {})", machine.cuda_training_gap);
+  }
+  return choice;
+}
+
+MachineFacts gather_machine_facts(Transport& world) {
+  const DeviceReport devices = probe_devices();
+  MachineFacts facts;
+  facts.cuda_built = devices.cuda_built;
+#ifdef PP_WITH_NCCL
+  facts.nccl_built = true;
+#endif
+  facts.cuda_training = false;
+  facts.cuda_training_gap = "training on the GPU is not available in this version of pp yet";
+  const int mine[2] = {devices.cuda_devices, mpi_node_place().size};
+  const std::vector<std::string> all =
+      world.gather_bytes(std::string(reinterpret_cast<const char*>(mine), sizeof mine));
+  double reduced[2] = {0, 1};  // fewest GPUs on a node, most ranks on a node
+  if (world.rank() == 0) {
+    reduced[0] = mine[0];
+    for (const std::string& bytes : all) {
+      int theirs[2] = {0, 1};
+      std::memcpy(theirs, bytes.data(), std::min(bytes.size(), sizeof theirs));
+      reduced[0] = std::min<double>(reduced[0], theirs[0]);
+      reduced[1] = std::max<double>(reduced[1], theirs[1]);
+    }
+  }
+  world.broadcast(reduced, 2, 0);
+  facts.gpus_per_node = static_cast<int>(reduced[0]);
+  facts.ranks_per_node = static_cast<int>(reduced[1]);
+  return facts;
+}
+
+const char* to_string(ComputeDevice device) { return device == ComputeDevice::kCpu ? "cpu" : "cuda"; }
+
+const char* to_string(TransportKind transport) {
+  switch (transport) {
+    case TransportKind::kMpi: return "mpi";
+    case TransportKind::kStagedMpi: return "mpi-staged";
+    case TransportKind::kNccl: return "nccl";
+  }
+  return "?";
+}
+
+}  // namespace pp

@@ -1,0 +1,78 @@
+// pp run's choice of device and transport from --device, --transport and the machine.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "pp/error.h"
+#include "pp/runtime/backend_choice.h"
+
+namespace {
+
+using pp::BackendRequest;
+using pp::ComputeDevice;
+using pp::MachineFacts;
+using pp::TransportKind;
+
+MachineFacts gpu_node(int gpus, int ranks, bool can_train = true) {
+  MachineFacts m;
+  m.cuda_built = true;
+  m.nccl_built = true;
+  m.cuda_training = can_train;
+  m.cuda_training_gap = can_train ? "" : "no GPU training yet";
+  m.gpus_per_node = gpus;
+  m.ranks_per_node = ranks;
+  return m;
+}
+
+std::string error_of(const BackendRequest& r, const MachineFacts& m) {
+  try {
+    pp::choose_backend(r, m);
+  } catch (const pp::Error& e) {
+    EXPECT_EQ(e.category(), pp::ErrorCategory::kInvalidInput);
+    return e.what();
+  }
+  return "";
+}
+
+TEST(BackendChoice, CpuMachinesUseMpi) {
+  const auto c = pp::choose_backend({}, MachineFacts{});
+  EXPECT_EQ(c.device, ComputeDevice::kCpu);
+  EXPECT_EQ(c.transport, TransportKind::kMpi);
+  EXPECT_EQ(pp::choose_backend({"cpu", "mpi"}, gpu_node(8, 8)).transport, TransportKind::kMpi);
+}
+
+TEST(BackendChoice, AutoPicksNcclWhenEveryRankHasItsOwnGpu) {
+  const auto c = pp::choose_backend({}, gpu_node(8, 8));
+  EXPECT_EQ(c.device, ComputeDevice::kCuda);
+  EXPECT_EQ(c.transport, TransportKind::kNccl);
+}
+
+TEST(BackendChoice, SharedGpusAreStagedThroughHostMemory) {
+  EXPECT_EQ(pp::choose_backend({}, gpu_node(1, 4)).transport, TransportKind::kStagedMpi);
+  EXPECT_EQ(pp::choose_backend({"cuda", "mpi"}, gpu_node(8, 8)).transport, TransportKind::kStagedMpi);
+  MachineFacts no_nccl = gpu_node(8, 8);
+  no_nccl.nccl_built = false;
+  EXPECT_EQ(pp::choose_backend({}, no_nccl).transport, TransportKind::kStagedMpi);
+}
+
+TEST(BackendChoice, AutoStaysOnTheCpuWhenTheGpuCannotTrainAndSaysWhy) {
+  const auto c = pp::choose_backend({}, gpu_node(8, 8, false));
+  EXPECT_EQ(c.device, ComputeDevice::kCpu);
+  EXPECT_NE(c.reason.find("no GPU training yet"), std::string::npos) << c.reason;
+}
+
+TEST(BackendChoice, RefusesWhatTheMachineCannotServeNamingTheFlag) {
+  EXPECT_NE(error_of({"cuda", "auto"}, MachineFacts{}).find("--device cuda"), std::string::npos);
+  EXPECT_NE(error_of({"cuda", "auto"}, gpu_node(0, 2)).find("no usable GPU"), std::string::npos);
+  EXPECT_NE(error_of({"cuda", "auto"}, gpu_node(8, 8, false)).find("no GPU training yet"), std::string::npos);
+  EXPECT_NE(error_of({"cuda", "nccl"}, gpu_node(1, 4)).find("NCCL refuses two ranks on one GPU"),
+            std::string::npos);
+  EXPECT_NE(error_of({"cpu", "nccl"}, gpu_node(8, 8)).find("--transport nccl"), std::string::npos);
+  EXPECT_NE(error_of({"tpu", "auto"}, gpu_node(8, 8)).find("--device tpu"), std::string::npos);
+  EXPECT_NE(error_of({"auto", "gloo"}, gpu_node(8, 8)).find("--transport gloo"), std::string::npos);
+  MachineFacts no_nccl = gpu_node(8, 8);
+  no_nccl.nccl_built = false;
+  EXPECT_NE(error_of({"cuda", "nccl"}, no_nccl).find("without NCCL"), std::string::npos);
+}
+
+}  // namespace
