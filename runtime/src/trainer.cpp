@@ -16,11 +16,10 @@
 #include "pp/error.h"
 #include "pp/file_io.h"
 #include "pp/lowering.h"
+#include "pp/runtime/backend.h"
 #include "pp/runtime/executor.h"
 #include "pp/runtime/mpi_transport.h"
-#include "pp/runtime/parameters.h"
 #include "pp/runtime/safetensors.h"
-#include "pp/runtime/stage_model.h"
 #include "pp/runtime/token_data.h"
 #include "pp/schedule_generators.h"
 #include "pp/validator.h"
@@ -35,9 +34,11 @@ struct Chunk {
   int stage = 0;
   int first_layer = 0;
   int last_layer = 0;
-  std::unique_ptr<ParameterSet> parameters;
-  std::unique_ptr<StageModel> model;  // takes its activations from the rank's buffer pool
-  std::unique_ptr<AdamW> optimizer;
+  std::unique_ptr<TrainableChunk> state;  // the backend's: compute, weights, optimizer
+
+  // The head's copy of the tied wte (held when the chunk has the head but not the embedding):
+  // counted, reduced and saved with the embedding's.
+  bool holds_tied_copy() const { return first_layer != 0; }
 };
 
 struct Groups {
@@ -95,7 +96,7 @@ Groups make_groups(Transport& world, const Schedule& schedule, int stage, int re
   return g;
 }
 
-std::vector<Chunk> make_chunks(const TrainOptions& o, const Schedule& schedule, int stage) {
+std::vector<Chunk> make_chunks(const TrainOptions& o, const Schedule& schedule, int stage, Backend& backend) {
   std::vector<Chunk> chunks;
   const Layout& l = o.plan.layout;
   for (int c = 0; c < schedule.chunks_per_rank; ++c) {
@@ -104,39 +105,39 @@ std::vector<Chunk> make_chunks(const TrainOptions& o, const Schedule& schedule, 
     const StagePlan& s = o.plan.stages.at(chunk.stage);
     chunk.first_layer = s.first_layer;
     chunk.last_layer = s.last_layer;
-    chunk.parameters = std::make_unique<ParameterSet>(
-        gpt2_parameters(o.model, s.first_layer, s.last_layer));
-    init_gpt2(chunk.parameters.get(), o.model.layers, o.init_seed);
-    if (!o.load.empty()) load_safetensors(o.load, chunk.parameters.get(), true);
-    chunk.model = std::make_unique<StageModel>(o.model, s.first_layer, s.last_layer,
-                                               l.microbatch_size, o.plan.seq_len,
-                                               l.checkpoint_interval, chunk.parameters.get());
-    chunk.optimizer = std::make_unique<AdamW>(*chunk.parameters, o.adamw);
+    chunk.state = backend.make_chunk({&o.model, s.first_layer, s.last_layer, l.microbatch_size, o.plan.seq_len,
+                                      l.checkpoint_interval, o.adamw, o.init_seed});
+    if (!o.load.empty()) chunk.state->load(o.load, false);
     chunks.push_back(std::move(chunk));
   }
   return chunks;
 }
 
+Buffer gradient_named(TrainableChunk& chunk, const std::string& name) {
+  for (std::size_t i = 0; i < chunk.tensor_count(); ++i) {
+    if (chunk.tensor_name(i) == name) return chunk.gradient(i);
+  }
+  return {};
+}
+
 // The tied embedding: the copies of wte.weight on this rank summed, then summed with the other
 // holder's, so every copy carries the whole gradient.
-void reduce_tied(std::vector<Chunk>& chunks, Transport* tied) {
-  std::vector<Tensor*> copies;
+void reduce_tied(std::vector<Chunk>& chunks, Transport* tied, Backend& backend) {
+  std::vector<Buffer> copies;
   for (Chunk& c : chunks) {
-    if (Tensor* t = c.parameters->find("wte.weight")) copies.push_back(t);
+    const Buffer g = gradient_named(*c.state, "wte.weight");
+    if (!g.empty()) copies.push_back(g);
   }
   if (copies.empty() || (copies.size() == 1 && tied == nullptr)) return;
-  std::vector<float> sum = copies.front()->grad;
-  for (std::size_t i = 1; i < copies.size(); ++i) {
-    for (std::size_t k = 0; k < sum.size(); ++k) sum[k] += copies[i]->grad[k];
-  }
-  if (tied != nullptr) tied->allreduce_sum(Buffer::on_host(sum.data(), sum.size()));
-  for (Tensor* t : copies) t->grad = sum;
+  for (std::size_t i = 1; i < copies.size(); ++i) backend.accumulate(copies.front(), copies[i]);
+  if (tied != nullptr) tied->allreduce_sum(copies.front());
+  for (std::size_t i = 1; i < copies.size(); ++i) backend.copy(copies[i], copies.front());
 }
 
 void reduce_data_parallel(std::vector<Chunk>& chunks, Transport& data) {
   if (data.size() == 1) return;
   for (Chunk& c : chunks) {
-    for (Tensor& t : c.parameters->tensors) data.allreduce_sum(Buffer::on_host(t.grad.data(), t.grad.size()));
+    for (std::size_t i = 0; i < c.state->tensor_count(); ++i) data.allreduce_sum(c.state->gradient(i));
   }
 }
 
@@ -144,12 +145,7 @@ void reduce_data_parallel(std::vector<Chunk>& chunks, Transport& data) {
 // embedding's), summed over the pipeline.
 double global_squared_norm(std::vector<Chunk>& chunks, Transport& pipeline) {
   double sum = 0;
-  for (Chunk& c : chunks) {
-    for (const Tensor& t : c.parameters->tensors) {
-      if (t.name == "wte.weight" && c.first_layer != 0) continue;
-      for (float g : t.grad) sum += double(g) * g;
-    }
-  }
+  for (Chunk& c : chunks) sum += c.state->squared_grad_norm(c.holds_tied_copy() ? "wte.weight" : "");
   pipeline.allreduce_sum(&sum, 1);
   return sum;
 }
@@ -182,13 +178,14 @@ class Run {
       if (!o.save.empty()) remove_stale_temporaries(o.save);
     }
     groups_ = make_groups(world, schedule_, stage_, replica_, dog);
-    chunks_ = make_chunks(o, schedule_, stage_);
+    backend_impl_ = make_cpu_backend();  // the only one choose_backend picks in this version
+    chunks_ = make_chunks(o, schedule_, stage_, *backend_impl_);
     first_step_ = o.resume ? resume_step() : 0;
     ExecutorSetup setup;
     setup.schedule = &schedule_;
     setup.pipeline_rank = stage_;
-    for (Chunk& c : chunks_) setup.chunks.push_back(c.model.get());
-    buffers_ = make_host_buffer_pool(chunks_.front().model->activation_floats());
+    for (Chunk& c : chunks_) setup.chunks.push_back(&c.state->compute());
+    buffers_ = backend_impl_->activation_pool(chunks_.front().state->compute().activation_floats());
     setup.buffers = buffers_.get();
     setup.pipeline = groups_.pipeline.get();
     setup.microbatch_size = l.microbatch_size;
@@ -248,14 +245,14 @@ class Run {
     data_->global_batch(step, o_.plan.global_batch, o_.plan.seq_len, &inputs_, &targets_);
     const std::size_t rows_per_replica = std::size_t(l.microbatch_size) * l.microbatches;
     const std::size_t offset = replica_ * rows_per_replica * o_.plan.seq_len;
-    for (Chunk& c : chunks_) c.parameters->zero_grad();
+    for (Chunk& c : chunks_) c.state->zero_grad();
     StepInputs in;
     in.tokens = inputs_.data() + offset;
     in.targets = targets_.data() + offset;
     in.loss_scale = static_cast<float>(1.0 / (double(o_.plan.global_batch) * o_.plan.seq_len));
     return executor_->run_step(in, [this](ActionKind kind) {
       if (kind == ActionKind::kReduceGradients) {
-        reduce_tied(chunks_, groups_.tied.get());
+        reduce_tied(chunks_, groups_.tied.get(), *backend_impl_);
         reduce_data_parallel(chunks_, *groups_.data);
       } else {
         optimizer_step();
@@ -274,7 +271,7 @@ class Run {
                                 current_step_ + 1, current_step_));
     }
     const float scale = o_.grad_clip > 0 ? clip_scale(squared_norm, o_.grad_clip) : 1.0f;
-    for (Chunk& c : chunks_) c.optimizer->step(c.parameters.get(), scale);
+    for (Chunk& c : chunks_) c.state->optimizer_step(scale);
   }
 
   void report(int step, double loss, double ms) const {
@@ -301,6 +298,7 @@ class Run {
   Schedule schedule_;
   std::unique_ptr<TokenData> data_;
   Groups groups_;
+  std::unique_ptr<Backend> backend_impl_;
   std::vector<Chunk> chunks_;
   std::unique_ptr<BufferPool> buffers_;
   std::unique_ptr<Executor> executor_;
@@ -319,13 +317,7 @@ int Run::resume_step() {
   }
   world_.broadcast(&step, 1, 0);
   if (step < 0) return 0;
-  for (Chunk& c : chunks_) {
-    load_safetensors(o_.save, c.parameters.get(), true);
-    ParameterSet state;
-    state.tensors = c.optimizer->state_tensors();  // names and shapes to fill
-    load_safetensors(o_.save, &state, true);
-    c.optimizer->load_state(state);
-  }
+  for (Chunk& c : chunks_) c.state->load(o_.save, true);
   return static_cast<int>(step);
 }
 
@@ -376,11 +368,11 @@ void Run::save(int step, TrainSummary* summary) {
   std::vector<TensorRef> optimizer_state;
   if (replica_ == 0) {
     for (Chunk& c : chunks_) {
-      const bool tied_copy = c.first_layer != 0;
-      for (const Tensor& t : c.parameters->tensors) {
-        if (!(tied_copy && t.name == "wte.weight")) mine.push_back(ref_of(t));
+      const bool tied_copy = c.holds_tied_copy();
+      for (TensorRef& t : c.state->weights()) {
+        if (!(tied_copy && t.name == "wte.weight")) mine.push_back(std::move(t));
       }
-      for (TensorRef& t : c.optimizer->state_refs()) {
+      for (TensorRef& t : c.state->optimizer_state()) {
         if (!(tied_copy && t.name.rfind("wte.weight.", 0) == 0)) optimizer_state.push_back(std::move(t));
       }
     }
