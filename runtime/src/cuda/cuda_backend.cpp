@@ -1,0 +1,266 @@
+// The CUDA backend: weights, gradients and AdamW state in device memory (one allocation each,
+// made when the chunk is built), the stage's compute on CudaStageModel, AdamW and the gradient
+// norm in one launch each. A host copy of the parameters serves initialisation, loading and
+// checkpoints (uploaded after init and load, downloaded for a checkpoint).
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cuda/adamw.cuh"
+#include "cuda/add.cuh"
+#include "cuda/cuda_backend.h"
+#include "cuda/cuda_check.h"
+#include "cuda/cuda_stage_model.h"
+#include "cuda/device_buffer_pool.h"
+#include "cuda/norm.cuh"
+#include "pp/error.h"
+#include "pp/runtime/safetensors.h"
+
+namespace pp::cuda {
+namespace {
+
+// A device allocation of n values of T, freed with the owner.
+template <class T>
+class DeviceArray {
+ public:
+  explicit DeviceArray(std::size_t n) : n_(n) {
+    if (n > 0) PP_CUDA_CHECK(cudaMalloc(&data_, n * sizeof(T)));
+  }
+  ~DeviceArray() { cudaFree(data_); }
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+  T* data() const { return data_; }
+  std::size_t size() const { return n_; }
+
+ private:
+  T* data_ = nullptr;
+  std::size_t n_ = 0;
+};
+
+ParameterSet initialised_parameters(const ChunkSpec& s) {
+  ParameterSet p = gpt2_parameters(*s.model, s.first_layer, s.last_layer);
+  init_gpt2(&p, s.model->layers, s.init_seed);
+  return p;
+}
+
+std::size_t total_count(const ParameterSet& p) {
+  std::size_t n = 0;
+  for (const Tensor& t : p.tensors) n += t.size();
+  return n;
+}
+
+class CudaChunk : public TrainableChunk {
+ public:
+  CudaChunk(const ChunkSpec& s, DeviceContext* device, LtMatmul* matmul)
+      : host_(initialised_parameters(s)), optimizer_host_(host_, s.adamw), options_(s.adamw), device_(device),
+        values_(total_count(host_)), grads_(total_count(host_)), exp_avg_(total_count(host_)),
+        exp_avg_sq_(total_count(host_)), adamw_(host_.tensors.size()), norm_list_(host_.tensors.size()),
+        norm_scratch_(squared_norm_scratch_doubles(static_cast<int>(host_.tensors.size()))), norm_total_(1) {
+    std::map<std::string, DeviceTensor> tensors;
+    std::vector<AdamWTensor> adamw;
+    std::size_t offset = 0;
+    for (const Tensor& t : host_.tensors) {
+      const DeviceTensor d{values_.data() + offset, grads_.data() + offset, t.size()};
+      tensors[t.name] = d;
+      device_tensors_.push_back(d);
+      adamw.push_back({d.value, d.grad, exp_avg_.data() + offset, exp_avg_sq_.data() + offset, t.size(),
+                       t.decays() ? 1 : 0});
+      max_count_ = std::max(max_count_, t.size());
+      offset += t.size();
+    }
+    upload(adamw_.data(), adamw);
+    PP_CUDA_CHECK(cudaMemsetAsync(exp_avg_.data(), 0, exp_avg_.size() * sizeof(float), device_->compute()));
+    PP_CUDA_CHECK(cudaMemsetAsync(exp_avg_sq_.data(), 0, exp_avg_sq_.size() * sizeof(float), device_->compute()));
+    upload_weights();
+    model_ = std::make_unique<CudaStageModel>(
+        CudaStageSpec{*s.model, s.first_layer, s.last_layer, s.microbatch_size, s.seq_len, s.checkpoint_interval},
+        tensors, device, matmul);
+  }
+
+  StageCompute& compute() override { return *model_; }
+  std::size_t tensor_count() const override { return host_.tensors.size(); }
+  const std::string& tensor_name(std::size_t i) const override { return host_.tensors.at(i).name; }
+  Buffer gradient(std::size_t i) override {
+    const DeviceTensor& d = device_tensors_.at(i);
+    return Buffer::on_device(d.grad, d.count);
+  }
+  void zero_grad() override {
+    PP_CUDA_CHECK(cudaMemsetAsync(grads_.data(), 0, grads_.size() * sizeof(float), device_->compute()));
+  }
+
+  double squared_grad_norm(const std::string& skip) override {
+    // The list without `skip` is uploaded once (the trainer skips the same name every step).
+    if (skip != norm_skip_name_ || norm_count_ == 0) {
+      std::vector<NormTensor> kept;
+      for (std::size_t i = 0; i < host_.tensors.size(); ++i) {
+        if (host_.tensors[i].name != skip) kept.push_back({device_tensors_[i].grad, device_tensors_[i].count});
+      }
+      upload(norm_list_.data(), kept);
+      norm_skip_name_ = skip;
+      norm_count_ = static_cast<int>(kept.size());
+    }
+    launch_squared_norm(norm_total_.data(), norm_list_.data(), norm_count_, norm_scratch_.data(),
+                        device_->compute());
+    double total = 0;
+    PP_CUDA_CHECK(cudaMemcpyAsync(&total, norm_total_.data(), sizeof total, cudaMemcpyDeviceToHost,
+                                  device_->compute()));
+    PP_CUDA_CHECK(cudaStreamSynchronize(device_->compute()));
+    return total;
+  }
+
+  void optimizer_step(float grad_scale) override {
+    ++steps_;
+    launch_adamw(adamw_.data(), static_cast<int>(adamw_.size()), max_count_, adamw_scalars(options_, steps_),
+                 grad_scale, device_->compute());
+  }
+
+  void load(const std::string& path, bool with_optimizer_state) override {
+    download_all();
+    load_safetensors(path, &host_, true);
+    upload_weights();
+    if (!with_optimizer_state) return;
+    ParameterSet state;
+    state.tensors = optimizer_host_.state_tensors();
+    load_safetensors(path, &state, true);
+    optimizer_host_.load_state(state);  // checks names, sizes and the step
+    steps_ = optimizer_host_.steps();
+    std::size_t offset = 0;
+    for (const Tensor& t : host_.tensors) {
+      copy_to_device(exp_avg_.data() + offset, state.at(t.name + ".exp_avg").data);
+      copy_to_device(exp_avg_sq_.data() + offset, state.at(t.name + ".exp_avg_sq").data);
+      offset += t.size();
+    }
+  }
+
+  std::vector<TensorRef> weights() override {
+    download_all();
+    std::vector<TensorRef> refs;
+    for (const Tensor& t : host_.tensors) refs.push_back(ref_of(t));
+    return refs;
+  }
+
+  std::vector<TensorRef> optimizer_state() override {
+    download_all();
+    std::vector<TensorRef> refs;
+    for (std::size_t i = 0; i < host_.tensors.size(); ++i) {
+      const Tensor& t = host_.tensors[i];
+      refs.push_back({t.name + ".exp_avg", t.shape, host_exp_avg_[i].data(), t.size()});
+      refs.push_back({t.name + ".exp_avg_sq", t.shape, host_exp_avg_sq_[i].data(), t.size()});
+    }
+    step_as_float_ = static_cast<float>(steps_);
+    refs.push_back({"adamw.step", {1}, &step_as_float_, 1});
+    return refs;
+  }
+
+  std::size_t device_bytes() const { return 4 * values_.size() * sizeof(float); }
+  std::size_t peak_activation_bytes() const { return model_->peak_activation_bytes(); }
+
+ private:
+  template <class T>
+  void upload(T* to, const std::vector<T>& from) {
+    PP_CUDA_CHECK(cudaMemcpyAsync(to, from.data(), from.size() * sizeof(T), cudaMemcpyHostToDevice,
+                                  device_->compute()));
+    PP_CUDA_CHECK(cudaStreamSynchronize(device_->compute()));  // `from` may go away
+  }
+  void copy_to_device(float* to, const std::vector<float>& from) { upload(to, from); }
+
+  void upload_weights() {
+    std::size_t offset = 0;
+    for (const Tensor& t : host_.tensors) {
+      copy_to_device(values_.data() + offset, t.data);
+      offset += t.size();
+    }
+  }
+
+  // Weights and optimizer state into the host copies (waits for the device).
+  void download_all() {
+    host_exp_avg_.resize(host_.tensors.size());
+    host_exp_avg_sq_.resize(host_.tensors.size());
+    std::size_t offset = 0;
+    const cudaStream_t s = device_->compute();
+    for (std::size_t i = 0; i < host_.tensors.size(); ++i) {
+      Tensor& t = host_.tensors[i];
+      host_exp_avg_[i].resize(t.size());
+      host_exp_avg_sq_[i].resize(t.size());
+      const std::size_t bytes = t.size() * sizeof(float);
+      PP_CUDA_CHECK(cudaMemcpyAsync(t.data.data(), values_.data() + offset, bytes, cudaMemcpyDeviceToHost, s));
+      PP_CUDA_CHECK(cudaMemcpyAsync(host_exp_avg_[i].data(), exp_avg_.data() + offset, bytes,
+                                    cudaMemcpyDeviceToHost, s));
+      PP_CUDA_CHECK(cudaMemcpyAsync(host_exp_avg_sq_[i].data(), exp_avg_sq_.data() + offset, bytes,
+                                    cudaMemcpyDeviceToHost, s));
+      offset += t.size();
+    }
+    PP_CUDA_CHECK(cudaStreamSynchronize(s));
+  }
+
+  ParameterSet host_;       // names, shapes; values as of the last upload or download
+  AdamW optimizer_host_;    // the state's names and checks for loading (its values are unused)
+  AdamWOptions options_;
+  DeviceContext* device_;
+  DeviceArray<float> values_, grads_, exp_avg_, exp_avg_sq_;  // every tensor, in order
+  DeviceArray<AdamWTensor> adamw_;
+  DeviceArray<NormTensor> norm_list_;  // the tensors the norm counts
+  std::string norm_skip_name_;
+  int norm_count_ = 0;
+  DeviceArray<double> norm_scratch_;
+  DeviceArray<double> norm_total_;
+  std::vector<DeviceTensor> device_tensors_;
+  std::size_t max_count_ = 0;
+  std::int64_t steps_ = 0;
+  float step_as_float_ = 0;
+  std::vector<std::vector<float>> host_exp_avg_, host_exp_avg_sq_;
+  std::unique_ptr<CudaStageModel> model_;
+};
+
+class CudaBackend : public Backend {
+ public:
+  CudaBackend(int node_rank, int node_size, bool allow_tf32)
+      : device_(node_rank, node_size), matmul_(LtMatmulOptions{allow_tf32, true, std::size_t{32} << 20}) {}
+
+  std::unique_ptr<TrainableChunk> make_chunk(const ChunkSpec& spec) override {
+    auto chunk = std::make_unique<CudaChunk>(spec, &device_, &matmul_);
+    chunks_.push_back(chunk.get());
+    return chunk;
+  }
+  std::unique_ptr<BufferPool> activation_pool(std::size_t floats) override {
+    return std::make_unique<DeviceBufferPool>(floats);
+  }
+  void accumulate(const Buffer& y, const Buffer& x) override {
+    check(y, x);
+    launch_accumulate(y.address(), x.address(), y.count(), device_.compute());
+  }
+  void copy(const Buffer& to, const Buffer& from) override {
+    check(to, from);
+    PP_CUDA_CHECK(cudaMemcpyAsync(to.address(), from.address(), to.bytes(), cudaMemcpyDeviceToDevice,
+                                  device_.compute()));
+  }
+  void synchronize() override { PP_CUDA_CHECK(cudaStreamSynchronize(device_.compute())); }
+  double peak_memory_bytes() const override {
+    double bytes = 0;
+    for (const CudaChunk* c : chunks_) bytes += double(c->device_bytes() + c->peak_activation_bytes());
+    return bytes;
+  }
+  DeviceContext& device() { return device_; }
+
+ private:
+  static void check(const Buffer& a, const Buffer& b) {
+    if (a.count() != b.count() || a.on_host() || b.on_host()) {
+      throw Error(ErrorCategory::kInternal, "CUDA backend: buffers of different lengths or in host memory");
+    }
+  }
+  DeviceContext device_;
+  LtMatmul matmul_;
+  std::vector<CudaChunk*> chunks_;  // not owned: for memory reports while they live
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cuda_backend(int node_rank, int node_size, bool allow_tf32) {
+  return std::make_unique<CudaBackend>(node_rank, node_size, allow_tf32);
+}
+
+}  // namespace pp::cuda

@@ -1,0 +1,12 @@
+#pragma once
+// The CUDA backend (backend.h): one GPU for this rank, chosen from its place on the node.
+// Throws pp::Error(kInvalidInput) when there is no usable GPU.
+#include <memory>
+
+#include "pp/runtime/backend.h"
+
+namespace pp::cuda {
+
+std::unique_ptr<Backend> make_cuda_backend(int node_rank, int node_size, bool allow_tf32);
+
+}  // namespace pp::cuda
