@@ -26,6 +26,8 @@ struct RunOptions {
   double watchdog_s = 600;
   std::string device = "auto";
   std::string transport = "auto";
+  bool allow_tf32 = false;
+  std::string precision = "fp32";
 };
 
 void add_run_command(CLI::App& app);

@@ -68,6 +68,7 @@ struct Executor::State {
   std::map<Key, Transport::Request> pending;   // posted receives, by consumer
   std::vector<std::pair<Transport::Request, Buffer>> sends;  // posted sends and their buffers
   std::vector<bool> issued;                    // in-order transports: actions already issued
+  std::vector<std::pair<int, int>> losses_to_read;  // (chunk, micro-batch): read at the step's end
   std::size_t next_recv = 0;                   // index into the list: next receive to post
   std::size_t posted = 0;
   std::size_t completed = 0;
@@ -185,7 +186,7 @@ struct Executor::State {
     const Buffer output =
         model.has_head() ? Buffer() : output_slot(Data::kActivation, a.microbatch, a.chunk, v + 1);
     model.forward(a.microbatch, in.tokens + row, input, in.targets + row, output);
-    if (model.has_head()) record.loss_sum += model.loss_sum(a.microbatch);
+    if (model.has_head()) losses_to_read.emplace_back(a.chunk, a.microbatch);
     consume(Data::kActivation, a.microbatch, a.chunk);
   }
 
@@ -257,6 +258,7 @@ StepRecord Executor::run_step(const StepInputs& inputs,
   const auto& actions = s.list();
   const bool in_order = !s.setup.pipeline->posts_receives_ahead();
   s.issued.assign(actions.size(), false);
+  s.losses_to_read.clear();
   for (std::size_t i = 0; i < actions.size(); ++i) {
     const Action& a = actions[i];
     s.post_receives();
@@ -269,6 +271,9 @@ StepRecord Executor::run_step(const StepInputs& inputs,
   }
   s.finish_sends();
   s.release_all();
+  // Read after the last action: on a GPU each read waits for the device.
+  for (const auto& [chunk, mb] : s.losses_to_read) s.record.loss_sum += s.setup.chunks[chunk]->loss_sum(mb);
+  s.losses_to_read.clear();
   return std::move(s.record);
 }
 

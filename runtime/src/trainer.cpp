@@ -17,6 +17,9 @@
 #include "pp/file_io.h"
 #include "pp/lowering.h"
 #include "pp/runtime/backend.h"
+#ifdef PP_WITH_CUDA
+#include "cuda/cuda_backend.h"
+#endif
 #include "pp/runtime/executor.h"
 #include "pp/runtime/mpi_transport.h"
 #include "pp/runtime/safetensors.h"
@@ -84,15 +87,19 @@ void check_layout(const TrainOptions& o, const Transport& world) {
   }
 }
 
-Groups make_groups(Transport& world, const Schedule& schedule, int stage, int replica, Watchdog* dog) {
+// The communicators, built once: MPI groups made fit for the backend's buffers (staged or NCCL on
+// a GPU), each watched for progress.
+Groups make_groups(Transport& world, const Schedule& schedule, int stage, int replica, Watchdog* dog,
+                   Backend& backend, TransportKind kind) {
+  const auto fit = [&](std::unique_ptr<Transport> group) { return backend.transport_for(std::move(group), kind); };
   Groups g;
-  g.pipeline = watched(world.split(replica, stage), dog, "pipeline", "stage");
-  g.data = watched(world.split(stage, replica), dog, "data-parallel", "replica");
+  g.pipeline = watched(fit(world.split(replica, stage)), dog, "pipeline", "stage");
+  g.data = watched(fit(world.split(stage, replica)), dog, "data-parallel", "replica");
   const StageMap map = make_stage_map(schedule);
   const int first = map.rank_of_stage.front();
   const int last = map.rank_of_stage.back();
   const bool holds_tied = first != last && (stage == first || stage == last);
-  g.tied = watched(world.split(holds_tied ? replica : -1, stage), dog, "tied-embedding", "stage");
+  g.tied = watched(fit(world.split(holds_tied ? replica : -1, stage)), dog, "tied-embedding", "stage");
   return g;
 }
 
@@ -150,6 +157,17 @@ double global_squared_norm(std::vector<Chunk>& chunks, Transport& pipeline) {
   return sum;
 }
 
+std::unique_ptr<Backend> make_backend(ComputeDevice device, bool allow_tf32) {
+  if (device == ComputeDevice::kCpu) return make_cpu_backend();
+#ifdef PP_WITH_CUDA
+  const NodePlace node = mpi_node_place();
+  return cuda::make_cuda_backend(node.rank, node.size, allow_tf32);
+#else
+  (void)allow_tf32;
+  throw_invalid("--device cuda: this pp was built without CUDA");
+#endif
+}
+
 double peak_rss_bytes() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -177,8 +195,8 @@ class Run {
       data_->check_vocabulary(o.model.vocab);
       if (!o.save.empty()) remove_stale_temporaries(o.save);
     }
-    groups_ = make_groups(world, schedule_, stage_, replica_, dog);
-    backend_impl_ = make_cpu_backend();  // the only one choose_backend picks in this version
+    backend_impl_ = make_backend(backend_.device, o.allow_tf32);
+    groups_ = make_groups(world, schedule_, stage_, replica_, dog, *backend_impl_, backend_.transport);
     chunks_ = make_chunks(o, schedule_, stage_, *backend_impl_);
     first_step_ = o.resume ? resume_step() : 0;
     ExecutorSetup setup;
@@ -207,6 +225,7 @@ class Run {
       const auto start = std::chrono::steady_clock::now();
       dog_->arm(true);
       StepRecord record = one_step(step);
+      backend_impl_->synchronize();  // the step's device work is done before it is timed
       double loss = record.loss_sum;
       world_.allreduce_sum(&loss, 1);
       loss /= double(o_.plan.global_batch) * o_.plan.seq_len;
@@ -291,6 +310,7 @@ class Run {
   Transport& world_;
   Watchdog* dog_;
   BackendChoice backend_;
+  std::unique_ptr<Backend> backend_impl_;  // before the groups and chunks, which use it to the end
   int stage_ = 0;
   int replica_ = 0;
   int first_step_ = 0;
@@ -298,7 +318,6 @@ class Run {
   Schedule schedule_;
   std::unique_ptr<TokenData> data_;
   Groups groups_;
-  std::unique_ptr<Backend> backend_impl_;
   std::vector<Chunk> chunks_;
   std::unique_ptr<BufferPool> buffers_;
   std::unique_ptr<Executor> executor_;

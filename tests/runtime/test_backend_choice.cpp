@@ -19,6 +19,7 @@ MachineFacts gpu_node(int gpus, int ranks, bool can_train = true) {
   m.nccl_built = true;
   m.cuda_training = can_train;
   m.cuda_training_gap = can_train ? "" : "no GPU training yet";
+  m.cuda_by_default = true;
   m.gpus_per_node = gpus;
   m.ranks_per_node = ranks;
   return m;
@@ -59,6 +60,16 @@ TEST(BackendChoice, AutoStaysOnTheCpuWhenTheGpuCannotTrainAndSaysWhy) {
   const auto c = pp::choose_backend({}, gpu_node(8, 8, false));
   EXPECT_EQ(c.device, ComputeDevice::kCpu);
   EXPECT_NE(c.reason.find("no GPU training yet"), std::string::npos) << c.reason;
+}
+
+TEST(BackendChoice, AutoStaysOnTheCpuWhileCudaIsNotTheDefault) {
+  MachineFacts m = gpu_node(8, 8);
+  m.cuda_by_default = false;
+  m.cuda_default_gap = "pass --device cuda";
+  const auto c = pp::choose_backend({}, m);
+  EXPECT_EQ(c.device, ComputeDevice::kCpu);
+  EXPECT_NE(c.reason.find("pass --device cuda"), std::string::npos) << c.reason;
+  EXPECT_EQ(pp::choose_backend({"cuda", "auto"}, m).device, ComputeDevice::kCuda);
 }
 
 TEST(BackendChoice, RefusesWhatTheMachineCannotServeNamingTheFlag) {

@@ -1,4 +1,6 @@
 // The CPU backend: host memory, StageModel on OpenBLAS, AdamW on the host.
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "pp/error.h"
@@ -78,6 +80,12 @@ class CpuBackend : public Backend {
   void copy(const Buffer& to, const Buffer& from) override {
     check_same(to, from);
     std::copy(from.host_data(), from.host_data() + from.count(), to.host_data());
+  }
+  std::unique_ptr<Transport> transport_for(std::unique_ptr<Transport> host_group, TransportKind kind) override {
+    if (kind != TransportKind::kMpi) {
+      throw Error(ErrorCategory::kInternal, fmt::format("the CPU backend moves host memory over MPI, not {}", to_string(kind)));
+    }
+    return host_group;
   }
   void synchronize() override {}
   double peak_memory_bytes() const override { return 0; }

@@ -17,8 +17,13 @@
 #include "cuda/cuda_stage_model.h"
 #include "cuda/device_buffer_pool.h"
 #include "cuda/norm.cuh"
+#include "cuda/pinned_staging.h"
+#ifdef PP_WITH_NCCL
+#include "cuda/nccl_transport.h"
+#endif
 #include "pp/error.h"
 #include "pp/runtime/safetensors.h"
+#include "pp/runtime/staged_transport.h"
 
 namespace pp::cuda {
 namespace {
@@ -219,7 +224,9 @@ class CudaChunk : public TrainableChunk {
 class CudaBackend : public Backend {
  public:
   CudaBackend(int node_rank, int node_size, bool allow_tf32)
-      : device_(node_rank, node_size), matmul_(LtMatmulOptions{allow_tf32, true, std::size_t{32} << 20}) {}
+      : device_(node_rank, node_size),
+        matmul_(LtMatmulOptions{allow_tf32, true, std::size_t{32} << 20}),
+        staging_(&device_) {}
 
   std::unique_ptr<TrainableChunk> make_chunk(const ChunkSpec& spec) override {
     auto chunk = std::make_unique<CudaChunk>(spec, &device_, &matmul_);
@@ -238,6 +245,20 @@ class CudaBackend : public Backend {
     PP_CUDA_CHECK(cudaMemcpyAsync(to.address(), from.address(), to.bytes(), cudaMemcpyDeviceToDevice,
                                   device_.compute()));
   }
+  std::unique_ptr<Transport> transport_for(std::unique_ptr<Transport> host_group, TransportKind kind) override {
+    if (host_group == nullptr) return nullptr;
+    switch (kind) {
+      case TransportKind::kStagedMpi: return staged(std::move(host_group), &staging_);
+      case TransportKind::kNccl:
+#ifdef PP_WITH_NCCL
+        return nccl_transport(std::move(host_group), &device_);
+#else
+        throw Error(ErrorCategory::kInternal, "this pp was built without NCCL");
+#endif
+      case TransportKind::kMpi: break;
+    }
+    throw Error(ErrorCategory::kInternal, "device memory cannot cross plain MPI: stage it or use NCCL");
+  }
   void synchronize() override { PP_CUDA_CHECK(cudaStreamSynchronize(device_.compute())); }
   double peak_memory_bytes() const override {
     double bytes = 0;
@@ -254,6 +275,7 @@ class CudaBackend : public Backend {
   }
   DeviceContext device_;
   LtMatmul matmul_;
+  PinnedStaging staging_;
   std::vector<CudaChunk*> chunks_;  // not owned: for memory reports while they live
 };
 

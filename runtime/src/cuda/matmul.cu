@@ -3,6 +3,7 @@
 #include <cstddef>
 
 #include "cuda_check.h"
+#include "gelu.cuh"
 #include "matmul_epilogue.cuh"
 #include "matmul_gemm.cuh"
 #include "pp/error.h"
@@ -154,7 +155,7 @@ void LtMatmul::linear_backward_input_gelu(float* d_in, const float* d_out, const
   }
   // Unfused: the product into d_in, then d_in *= gelu'(pre_gelu).
   linear_backward_input(d_in, d_out, weight, n, in_dim, out_dim, stream, alpha);
-  launch_gelu_backward_inplace(d_in, pre_gelu, static_cast<std::size_t>(n) * in_dim, stream);
+  launch_gelu_backward(d_in, pre_gelu, d_in, static_cast<std::size_t>(n) * in_dim, stream);
 }
 
 void LtMatmul::linear_backward_weight(float* d_weight, float* d_bias, const float* in,

@@ -6,8 +6,6 @@
 namespace pp::cuda {
 namespace {
 
-constexpr float kGeluScale = 0.7978845608028654f;  // sqrt(2 / pi), as cpu/gelu.cpp
-constexpr float kGeluCubic = 0.044715f;
 
 // Column sums: a block owns kColumns columns and has kColumns x kLanes threads. Thread
 // (x, y) sums rows y, y + kLanes, y + 2 kLanes, ... of column x in that order; then one thread
@@ -35,34 +33,6 @@ __global__ void bias_grad_kernel(float* d_bias, float* bias_sums, const float* d
   }
 }
 
-__device__ float gelu_tanh(float x) {
-  return tanhf(kGeluScale * (x + kGeluCubic * x * x * x));
-}
-
-__global__ void gelu_forward_kernel(float* out, const float* pre_gelu, std::size_t count) {
-  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < count;
-       i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
-    const float x = pre_gelu[i];
-    out[i] = 0.5f * x * (1.0f + gelu_tanh(x));
-  }
-}
-
-__global__ void gelu_backward_inplace_kernel(float* d, const float* pre_gelu, std::size_t count) {
-  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < count;
-       i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
-    const float x = pre_gelu[i];
-    const float t = gelu_tanh(x);
-    const float sech2 = 1.0f - t * t;
-    const float local =
-        0.5f * (1.0f + t) + 0.5f * x * sech2 * kGeluScale * (1.0f + 3.0f * kGeluCubic * x * x);
-    d[i] = local * d[i];
-  }
-}
-
-unsigned elementwise_blocks(std::size_t count, unsigned threads) {
-  return static_cast<unsigned>(std::min<std::size_t>((count + threads - 1) / threads, 4096));
-}
-
 }  // namespace
 
 void launch_bias_grad(float* d_bias, float* bias_sums, const float* d_out, int n, int out_dim,
@@ -71,24 +41,6 @@ void launch_bias_grad(float* d_bias, float* bias_sums, const float* d_out, int n
   const dim3 threads(kColumns, kLanes);
   const dim3 blocks(static_cast<unsigned>((out_dim + kColumns - 1) / kColumns));
   bias_grad_kernel<<<blocks, threads, 0, stream>>>(d_bias, bias_sums, d_out, n, out_dim, alpha);
-  PP_CUDA_CHECK_LAUNCH();
-}
-
-void launch_gelu_forward(float* out, const float* pre_gelu, std::size_t count,
-                         cudaStream_t stream) {
-  if (count == 0) return;
-  const unsigned threads = 256;
-  gelu_forward_kernel<<<elementwise_blocks(count, threads), threads, 0, stream>>>(out, pre_gelu,
-                                                                                  count);
-  PP_CUDA_CHECK_LAUNCH();
-}
-
-void launch_gelu_backward_inplace(float* d, const float* pre_gelu, std::size_t count,
-                                  cudaStream_t stream) {
-  if (count == 0) return;
-  const unsigned threads = 256;
-  gelu_backward_inplace_kernel<<<elementwise_blocks(count, threads), threads, 0, stream>>>(
-      d, pre_gelu, count);
   PP_CUDA_CHECK_LAUNCH();
 }
 

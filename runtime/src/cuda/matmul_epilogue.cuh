@@ -1,7 +1,7 @@
 #pragma once
 // The work that completes a linear layer's product when cuBLASLt does not do it in an epilogue
-// (LtMatmul, matmul.cuh): the bias gradient, and GELU (tanh approximation, the formulas of
-// cpu/gelu.cpp) forward and backward. float32 device memory, asynchronous on `stream`,
+// (LtMatmul, matmul.cuh): the bias gradient (GELU without an epilogue uses gelu.cuh). float32
+// device memory, asynchronous on `stream`,
 // deterministic (no atomics; every sum in a fixed order).
 #include <cuda_runtime.h>
 
@@ -14,14 +14,5 @@ namespace pp::cuda {
 // n may be 0 (the sums are then 0).
 void launch_bias_grad(float* d_bias, float* bias_sums, const float* d_out, int n, int out_dim,
                       float alpha, cudaStream_t stream);
-
-// out (count) = gelu(pre_gelu (count)). Overwrites out; out may alias pre_gelu.
-void launch_gelu_forward(float* out, const float* pre_gelu, std::size_t count,
-                         cudaStream_t stream);
-
-// d (count) = gelu'(pre_gelu (count)) * d (count), in place: a gradient with respect to
-// gelu(pre_gelu) becomes one with respect to pre_gelu.
-void launch_gelu_backward_inplace(float* d, const float* pre_gelu, std::size_t count,
-                                  cudaStream_t stream);
 
 }  // namespace pp::cuda

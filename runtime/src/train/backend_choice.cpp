@@ -16,7 +16,8 @@ namespace {
 ComputeDevice choose_device(const std::string& device, const MachineFacts& m) {
   if (device == "cpu") return ComputeDevice::kCpu;
   if (device == "auto") {
-    return m.cuda_built && m.cuda_training && m.gpus_per_node > 0 ? ComputeDevice::kCuda : ComputeDevice::kCpu;
+    return m.cuda_built && m.cuda_training && m.cuda_by_default && m.gpus_per_node > 0 ? ComputeDevice::kCuda
+                                                                                      : ComputeDevice::kCpu;
   }
   if (device != "cuda") throw_invalid(fmt::format("--device {}: expected auto, cpu or cuda", device));
   if (!m.cuda_built) throw_invalid("--device cuda: this pp was built without CUDA (PP_ENABLE_CUDA=OFF); use --device cpu");
@@ -53,9 +54,9 @@ BackendChoice choose_backend(const BackendRequest& request, const MachineFacts& 
                       ? fmt::format("cpu with {}", to_string(choice.transport))
                       : fmt::format("cuda with {}: up to {} ranks and at least {} GPU(s) per node",
                                     to_string(choice.transport), machine.ranks_per_node, machine.gpus_per_node);
-  if (request.device == "auto" && choice.device == ComputeDevice::kCpu && machine.gpus_per_node > 0 &&
-      !machine.cuda_training) {
-    choice.reason += fmt::format(" (GPUs present, but {})", machine.cuda_training_gap);
+  if (request.device == "auto" && choice.device == ComputeDevice::kCpu && machine.gpus_per_node > 0) {
+    choice.reason += fmt::format(" (GPUs present, but {})",
+                                 machine.cuda_training ? machine.cuda_default_gap : machine.cuda_training_gap);
   }
   return choice;
 }
@@ -67,8 +68,12 @@ MachineFacts gather_machine_facts(Transport& world) {
 #ifdef PP_WITH_NCCL
   facts.nccl_built = true;
 #endif
-  facts.cuda_training = false;
-  facts.cuda_training_gap = "training on the GPU is not available in this version of pp yet";
+  facts.cuda_training = devices.cuda_built;
+  facts.cuda_training_gap = "this pp was built without CUDA";
+  // The CUDA backend is new: it is used when asked for, and becomes the default once it has been
+  // checked on GPUs against the CPU backend (scripts/gpu_check.sh).
+  facts.cuda_by_default = false;
+  facts.cuda_default_gap = "GPU training is new in this version and not the default yet: pass --device cuda";
   const int mine[2] = {devices.cuda_devices, mpi_node_place().size};
   const std::vector<std::string> all =
       world.gather_bytes(std::string(reinterpret_cast<const char*>(mine), sizeof mine));

@@ -13,9 +13,11 @@
 
 #include "pp/model.h"
 #include "pp/runtime/adamw.h"
+#include "pp/runtime/backend_choice.h"
 #include "pp/runtime/buffer.h"
 #include "pp/runtime/parameters.h"
 #include "pp/runtime/stage_compute.h"
+#include "pp/runtime/transport.h"
 
 namespace pp {
 
@@ -67,6 +69,9 @@ class Backend {
   // y += x, then copy: for buffers of this backend (a tied weight's copies on one rank).
   virtual void accumulate(const Buffer& y, const Buffer& x) = 0;
   virtual void copy(const Buffer& to, const Buffer& from) = 0;
+  // A transport for this backend's buffers over `host_group` (an MPI group): the group itself on
+  // the CPU; on a GPU, staged through pinned host memory (kStagedMpi) or NCCL (kNccl).
+  virtual std::unique_ptr<Transport> transport_for(std::unique_ptr<Transport> host_group, TransportKind kind) = 0;
   // Returns when all work submitted so far has finished (a step's end, before timing it).
   virtual void synchronize() = 0;
   // Peak bytes of backend memory held for the model (weights, gradients, optimizer state,

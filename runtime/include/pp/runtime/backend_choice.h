@@ -2,7 +2,8 @@
 // Which backend (where the model computes) and which transport (how ranks exchange activations
 // and gradients) a run uses, from pp run's --device and --transport and what the machine has.
 //
-//   --device auto   cuda where this build can train on a GPU and every node has one, else cpu
+//   --device auto   cuda where this build can train on a GPU, trains there by default, and every
+//                   node has one; else cpu
 //   --transport auto
 //       cpu         mpi (host memory)
 //       cuda        nccl when every rank has a GPU of its own, else staged MPI (device memory
@@ -29,6 +30,8 @@ struct MachineFacts {
   bool nccl_built = false;       // ... and with NCCL
   bool cuda_training = false;    // this build's CUDA backend can train a model
   std::string cuda_training_gap; // why not, when it cannot
+  bool cuda_by_default = false;  // --device auto may pick it
+  std::string cuda_default_gap;  // why auto does not, when it does not
   int gpus_per_node = 0;         // the fewest usable GPUs on any node of the job
   int ranks_per_node = 1;        // the most ranks on any node of the job
 };

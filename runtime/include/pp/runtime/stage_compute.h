@@ -26,7 +26,8 @@ class StageCompute {
   // Overwrites output. An input or output that the stage does not take is the empty Buffer.
   virtual void forward(int mb, const std::int32_t* tokens, const Buffer& input,
                        const std::int32_t* targets, const Buffer& output) = 0;
-  // has_head(): the sum of the micro-batch's token losses, after its forward.
+  // has_head(): the sum of the micro-batch's token losses, after its forward and until the next
+  // forward of the same id (the executor reads them at the step's end: on a GPU a read waits).
   virtual double loss_sum(int mb) const = 0;
   // I: grad_input (b, T, C) from grad_output (b, T, C) (the loss times loss_scale on the head).
   // Overwrites grad_input (empty when has_embedding()); grad_output is empty when has_head().

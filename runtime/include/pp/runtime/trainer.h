@@ -32,6 +32,7 @@ struct TrainOptions {
   bool progress = true;         // a line per step on world rank 0 (stderr)
   double watchdog_s = 600;      // end the job when a rank waits this long for another; 0: off
   BackendRequest backend;       // --device, --transport
+  bool allow_tf32 = false;      // CUDA: TF32 tensor cores for fp32 matrix products
 };
 
 struct TrainSummary {
