@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# pp run on a GPU against pp run on the CPU: one rank on the CUDA backend ends at the CPU backend's
+# weights to fp32 round-off; 4 ranks sharing one GPU through the staged transport end at the one-
+# GPU-rank weights for gpipe, 1f1b, interleaved and zb-h1; NCCL with one rank runs, and NCCL with
+# two ranks on one GPU is refused with a one-line error. Exit 77 (skipped) without a GPU.
+# Usage: test_run_cuda.sh <path-to-pp> <tests/runtime dir>
+set -u
+PP=$1
+HERE=$2
+if ! "$PP" --version 2>/dev/null | grep -q "^CUDA backend: built" ||
+   "$PP" --version 2>/dev/null | grep -q "no GPU found"; then
+  echo "skipped: no GPU (or pp built without CUDA)"
+  exit 77
+fi
+TMP=$(mktemp -d /tmp/pp-run-cuda.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1 OPENBLAS_NUM_THREADS=1
+passed=0
+failed=0
+ok() { echo "ok - $1"; passed=$((passed + 1)); }
+not_ok() { echo "not ok - $1"; shift; for line in "$@"; do echo "#   $line"; done; failed=$((failed + 1)); }
+mpi() { local n=$1; shift; timeout 300 mpirun -np "$n" "$PP" "$@"; }
+
+STEPS=3
+# Layouts on the same GPU add the same terms in other orders, as layouts on the CPU do: the CPU
+# suite's tolerances (docs/run.md). The GPU against the CPU: other kernels as well (cuBLASLt's
+# tiling), so 3x those.
+TOL="weights=6e-5,exp_avg=6e-5,exp_avg_sq=1.2e-4"
+TOL_CPU="weights=2e-4,exp_avg=2e-4,exp_avg_sq=4e-4"
+"$PP" data synth --out "$TMP/tokens.bin" --tokens 20000 --vocab 512 2>/dev/null
+
+plan() {  # plan NAME GPUS ARGS...
+  local name=$1 gpus=$2
+  shift 2
+  "$PP" plan --model gpt2-tiny --cluster cpu-local --gpus "$gpus" --global-batch 8 --seq-len 32 \
+    --tp 1 "$@" -o "$TMP/$name.json" >/dev/null 2>"$TMP/$name.plan.err" ||
+    { not_ok "plan $name" "$(cat "$TMP/$name.plan.err")"; return 1; }
+}
+
+run() {  # run NAME NP PLAN RUN-ARGS...: trains and saves NAME.safetensors
+  local name=$1 np=$2 plan=$3
+  shift 3
+  if mpi "$np" run --plan "$TMP/$plan.json" --data "$TMP/tokens.bin" --steps $STEPS --json \
+       --save "$TMP/$name.safetensors" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err"; then
+    return 0
+  fi
+  not_ok "$name runs" "$(tail -5 "$TMP/$name.err")"
+  return 1
+}
+
+same_weights() {  # same_weights NAME REFERENCE TOLERANCE
+  local result
+  result=$(python3 "$HERE/compare_checkpoints.py" "$TMP/$1.safetensors" "$TMP/$2.safetensors" --tolerance "$3" 2>&1)
+  if [ $? -eq 0 ]; then ok "$1 matches $2 ($result)"; else not_ok "$1 matches $2" "$result"; fi
+}
+
+plan single 1 --pp 1 --microbatch-size 2 --schedule 1f1b --ckpt-interval 0 || exit 1
+run cpu 1 single --device cpu || exit 1
+if run gpu 1 single --device cuda; then
+  same_weights gpu cpu "$TOL_CPU"
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["device"] == "cuda" else 1)' \
+    "$TMP/gpu.out" && ok "the JSON says cuda" || not_ok "the JSON says cuda" "$(head -c 300 "$TMP/gpu.out")"
+fi
+run gpu-nccl 1 single --device cuda --transport nccl && same_weights gpu-nccl gpu "$TOL"
+
+for layout in "gpipe 1" "1f1b 1" "interleaved 2" "zb-h1 1"; do
+  set -- $layout
+  plan "$1-pp4" 4 --pp 4 --microbatch-size 2 --schedule "$1" --virtual-stages "$2" --ckpt-interval 0 || continue
+  run "gpu-$1-pp4" 4 "$1-pp4" --device cuda --transport mpi && same_weights "gpu-$1-pp4" gpu "$TOL"
+done
+plan recompute-pp2 2 --pp 2 --microbatch-size 2 --schedule 1f1b --ckpt-interval 1 &&
+  run gpu-recompute-pp2 2 recompute-pp2 --device cuda --transport mpi && same_weights gpu-recompute-pp2 gpu "$TOL"
+
+# NCCL refuses two ranks on one GPU: pp says so before it starts (exit 2), where the node has
+# fewer GPUs than ranks.
+gpus=$(nvidia-smi -L 2>/dev/null | wc -l)
+if [ "${gpus:-0}" -lt 2 ]; then
+  plan pp2 2 --pp 2 --microbatch-size 2 --schedule 1f1b --ckpt-interval 0
+  timeout 120 mpirun -np 2 "$PP" run --plan "$TMP/pp2.json" --data "$TMP/tokens.bin" --steps 1 --device cuda \
+    --transport nccl >"$TMP/nccl2.out" 2>"$TMP/nccl2.err"
+  rc=$?
+  if [ $rc -ne 0 ] && grep -q "NCCL refuses two ranks" "$TMP/nccl2.err"; then
+    ok "nccl with 2 ranks on one GPU is refused (exit $rc)"
+  else
+    not_ok "nccl with 2 ranks on one GPU is refused" "exit $rc" "$(tail -3 "$TMP/nccl2.err")"
+  fi
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
