@@ -18,15 +18,22 @@ Examples:
   pp profile --model gpt2-tiny --microbatch-size 2 --seq-len 64 -o profile.json
   pp plan --model gpt2-tiny --cluster cpu-local --gpus 4 --global-batch 16 --seq-len 64 \
           --tp 1 --profile profile.json
+  pp profile --model gpt2-124m --device cuda --microbatch-size 8 --seq-len 1024 -o h100.json
 
-Times are medians of --repeats runs after a warm-up, on one CPU process (OpenBLAS, float32);
-activation bytes are what the allocator holds between a micro-batch's forward and its backward.
+Times are medians of --repeats runs after a warm-up, on one CPU process (OpenBLAS, float32) or
+on GPU 0 (--device cuda: pp run's CUDA layers, each call timed between synchronisations);
+activation bytes are what the stage holds between a micro-batch's forward and its backward.
+The profile names the device it was measured on.
 Format: docs/profile-format.md. Exit codes: 0 written; 2 invalid input; 4 file I/O error.)");
   cmd->add_option("--model", o->model, "GPT-2 config.json or shipped name")->required();
   cmd->add_option("--microbatch-size", o->microbatch_size, "Sequences per micro-batch")->capture_default_str()->check(CLI::Range(1, 1 << 16));
   cmd->add_option("--seq-len", o->seq_len, "Tokens per sequence")->capture_default_str()->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--repeats", o->repeats, "Timed repeats per layer")->capture_default_str()->check(CLI::Range(1, 1000));
   cmd->add_option("-o,--output", o->output, "Profile file to write (- for stdout)")->capture_default_str();
+  cmd->add_option("--device", o->device, "Measure on the cpu or on GPU 0 (cuda)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_flag("--allow-tf32", o->allow_tf32, "cuda: TF32 tensor cores for the fp32 matrix products");
   cmd->callback([o] { run_profile(*o); });
 }
 
@@ -35,12 +42,19 @@ void run_profile(const ProfileOptions& o) {
   const ModelConfig model = load_model(o.model);
   if (model.family != ModelFamily::kGpt2) {
     throw_invalid(fmt::format(
-        "--model: pp profile measures GPT-2-family models only (it times pp run's CPU layers), and "
+        "--model: pp profile measures GPT-2-family models only (it times pp run's layers), and "
         "{} is a Llama-family model; plan it with pp plan's analytic cost model (no --profile), or "
         "write a profile from your own profiler (docs/profile-format.md)",
         model.name));
   }
-  const MeasuredProfile profile = profile_layers(model, {o.microbatch_size, o.seq_len, o.repeats, 1});
+  if (o.allow_tf32 && o.device != "cuda") throw_invalid("--allow-tf32 applies to --device cuda");
+  ProfilerOptions options;
+  options.microbatch_size = o.microbatch_size;
+  options.seq_len = o.seq_len;
+  options.repeats = o.repeats;
+  options.device = o.device;
+  options.allow_tf32 = o.allow_tf32;
+  const MeasuredProfile profile = profile_layers(model, options);
   write_file_atomically(o.output, profile_to_json_text(profile));
   if (o.output != "-") fmt::print(stderr, "wrote profile of {} layers to {}\n", profile.layers.size(), o.output);
 }

@@ -13,6 +13,8 @@ struct ProfileOptions {
   int seq_len = 64;
   int repeats = 5;
   std::string output = "-";
+  std::string device = "cpu";
+  bool allow_tf32 = false;
 };
 
 void add_profile_command(CLI::App& app);

@@ -89,6 +89,7 @@ class CpuBackend : public Backend {
   }
   void synchronize() override {}
   double peak_memory_bytes() const override { return 0; }
+  std::string describe() const override { return "CPU, OpenBLAS float32, one process"; }
 
  private:
   static void check_same(const Buffer& a, const Buffer& b) {

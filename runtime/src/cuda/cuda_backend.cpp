@@ -3,6 +3,7 @@
 // norm in one launch each. A host copy of the parameters serves initialisation, loading and
 // checkpoints (uploaded after init and load, downloaded for a checkpoint).
 #include <cuda_runtime.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <map>
@@ -265,7 +266,10 @@ class CudaBackend : public Backend {
     for (const CudaChunk* c : chunks_) bytes += double(c->device_bytes() + c->peak_activation_bytes());
     return bytes;
   }
-  DeviceContext& device() { return device_; }
+  std::string describe() const override {
+    return fmt::format("{} (cuda:{}), float32{}", device_.name(), device_.device(),
+                       matmul_.options().allow_tf32 ? " with TF32 matrix products" : "");
+  }
 
  private:
   static void check(const Buffer& a, const Buffer& b) {

@@ -156,6 +156,7 @@ CudaStageModel::~CudaStageModel() {
 bool CudaStageModel::has_embedding() const { return impl_->wte != nullptr; }
 bool CudaStageModel::has_head() const { return impl_->head != nullptr; }
 std::size_t CudaStageModel::activation_floats() const { return impl_->floats(); }
+std::size_t CudaStageModel::cached_bytes() const { return impl_->pool.in_use_bytes(); }
 std::size_t CudaStageModel::peak_activation_bytes() const { return impl_->pool.peak_in_use_bytes(); }
 
 void CudaStageModel::forward(int mb, const std::int32_t* tokens, const Buffer& input, const std::int32_t* targets,

@@ -42,6 +42,7 @@ class CudaStageModel : public StageCompute {
   void backward_input(int mb, const Buffer& grad_output, float loss_scale, const Buffer& grad_input) override;
   void backward_weight(int mb) override;
   std::size_t activation_floats() const override;
+  std::size_t cached_bytes() const override;  // device bytes of the live micro-batches' caches
 
   std::size_t peak_activation_bytes() const;  // the pool's peak in use
 

@@ -61,6 +61,7 @@ class DeviceFloatPool {
 
   std::size_t allocations() const { return allocations_; }
   std::size_t held_bytes() const { return held_bytes_; }
+  std::size_t in_use_bytes() const { return in_use_bytes_; }
   std::size_t peak_in_use_bytes() const { return peak_in_use_bytes_; }
 
  private:

@@ -77,6 +77,8 @@ class Backend {
   // Peak bytes of backend memory held for the model (weights, gradients, optimizer state,
   // activations); 0 where the backend does not track it (the CPU reports process RSS instead).
   virtual double peak_memory_bytes() const = 0;
+  // One line: the device, e.g. "CPU, OpenBLAS float32" or "NVIDIA H100 80GB HBM3 (cuda:0), fp32".
+  virtual std::string describe() const = 0;
 };
 
 std::unique_ptr<Backend> make_cpu_backend();

@@ -1,9 +1,11 @@
 #pragma once
-// Measures each layer of a GPT-2 model on this machine (CPU, OpenBLAS): forward, backward and
-// weight-gradient time per micro-batch and the memory a micro-batch's activations hold, for the
-// profile file `pp plan --profile` reads (docs/profile-format.md).
+// Measures each layer of a GPT-2 model on this machine (the CPU backend, or the CUDA backend on
+// GPU 0): forward, backward and weight-gradient time per micro-batch and the memory a
+// micro-batch's activations hold, for the profile file `pp plan --profile` reads
+// (docs/profile-format.md). On a GPU each call is timed from a synchronised device to a
+// synchronised device.
 //
-// The layers run as a chain of one-layer StageModels (the code `pp run` runs), one micro-batch
+// The layers run as a chain of one-layer stages (the code `pp run` runs), one micro-batch
 // passing through all of them as through a run's stage: the forward of every layer, then the input
 // gradients from the head down, then the weight gradients, each call timed on its own. So a
 // layer's backward finds its activations where a run finds them (out of the nearest caches, the
@@ -14,6 +16,7 @@
 // Memory: the whole model's parameters and gradients, and one micro-batch's activations.
 
 #include <cstdint>
+#include <string>
 
 #include "pp/model.h"
 #include "pp/profile.h"
@@ -26,6 +29,8 @@ struct ProfilerOptions {
   int repeats = 5;  // timed repeats per layer after the warm-ups; the median is kept
   std::uint64_t seed = 1;
   int warmups = 2;  // untimed micro-batches per layer first: the stage's buffers are pooled then
+  std::string device = "cpu";  // cpu | cuda
+  bool allow_tf32 = false;     // cuda: TF32 matrix products
 };
 
 // Layers in model order: embedding, blocks, head. Throws pp::Error(kInvalidInput) for a model

@@ -37,6 +37,8 @@ class StageCompute {
   virtual void backward_weight(int mb) = 0;
 
   virtual std::size_t activation_floats() const = 0;  // b * T * C
+  // Bytes the stage holds for the micro-batches between their forward and their backward_weight.
+  virtual std::size_t cached_bytes() const = 0;
 };
 
 }  // namespace pp

@@ -69,7 +69,7 @@ class StageModel : public StageCompute {
   std::size_t cached_microbatches() const;
   // Bytes held by the micro-batches between their forward and their backward_weight (activations,
   // the gradients W needs, token ids): what a micro-batch in flight costs the stage.
-  std::size_t cached_bytes() const;
+  std::size_t cached_bytes() const override;
   // Float buffers allocated so far. Buffers are pooled and reused across micro-batches: once one
   // step has run, another step of the same schedule allocates none.
   std::size_t buffer_allocations() const;
