@@ -2,6 +2,7 @@
 
 #include <cstddef>
 
+#include "cuda/cublaslt_api.h"
 #include "cuda_check.h"
 #include "gelu.cuh"
 #include "matmul_epilogue.cuh"
@@ -79,11 +80,11 @@ void check_dims(int n, int in_dim, int out_dim) {
 }  // namespace
 
 LtMatmul::LtMatmul(const LtMatmulOptions& options) : options_(options) {
-  PP_CUBLAS_CHECK(cublasLtCreate(&handle_));
+  PP_CUBLAS_CHECK(cublaslt().Create(&handle_));
   if (options_.workspace_bytes > 0) {
     const cudaError_t status = cudaMalloc(&workspace_, options_.workspace_bytes);
     if (status != cudaSuccess) {
-      cublasLtDestroy(handle_);
+      cublaslt().Destroy(handle_);
       fail_call("cudaMalloc(&workspace_, options_.workspace_bytes)", __FILE__, __LINE__,
                 cudaGetErrorString(status));
     }
@@ -92,7 +93,7 @@ LtMatmul::LtMatmul(const LtMatmulOptions& options) : options_(options) {
 
 LtMatmul::~LtMatmul() {
   if (workspace_ != nullptr) cudaFree(workspace_);  // no throw from a destructor
-  if (handle_ != nullptr) cublasLtDestroy(handle_);
+  if (handle_ != nullptr) cublaslt().Destroy(handle_);
 }
 
 bool LtMatmul::try_gemm(const LtGemm& gemm, cudaStream_t stream) {

@@ -1,6 +1,7 @@
 #include <memory>
 #include <type_traits>
 
+#include "cuda/cublaslt_api.h"
 #include "cuda_check.h"
 #include "matmul_gemm.cuh"
 
@@ -8,13 +9,13 @@ namespace pp::cuda {
 namespace {
 
 struct DescDeleter {
-  void operator()(cublasLtMatmulDesc_t p) const { cublasLtMatmulDescDestroy(p); }
+  void operator()(cublasLtMatmulDesc_t p) const { cublaslt().MatmulDescDestroy(p); }
 };
 struct LayoutDeleter {
-  void operator()(cublasLtMatrixLayout_t p) const { cublasLtMatrixLayoutDestroy(p); }
+  void operator()(cublasLtMatrixLayout_t p) const { cublaslt().MatrixLayoutDestroy(p); }
 };
 struct PreferenceDeleter {
-  void operator()(cublasLtMatmulPreference_t p) const { cublasLtMatmulPreferenceDestroy(p); }
+  void operator()(cublasLtMatmulPreference_t p) const { cublaslt().MatmulPreferenceDestroy(p); }
 };
 using Desc = std::unique_ptr<std::remove_pointer_t<cublasLtMatmulDesc_t>, DescDeleter>;
 using Layout = std::unique_ptr<std::remove_pointer_t<cublasLtMatrixLayout_t>, LayoutDeleter>;
@@ -24,20 +25,20 @@ using Preference =
 // A column-major float32 (rows, cols) layout with leading dimension ld.
 Layout make_layout(std::int64_t rows, std::int64_t cols, std::int64_t ld) {
   cublasLtMatrixLayout_t layout = nullptr;
-  PP_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&layout, CUDA_R_32F, static_cast<std::uint64_t>(rows),
+  PP_CUBLAS_CHECK(cublaslt().MatrixLayoutCreate(&layout, CUDA_R_32F, static_cast<std::uint64_t>(rows),
                                              static_cast<std::uint64_t>(cols), ld));
   return Layout(layout);
 }
 
 template <class T>
 void set_desc(cublasLtMatmulDesc_t desc, cublasLtMatmulDescAttributes_t attribute, const T& value) {
-  PP_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, attribute, &value, sizeof(value)));
+  PP_CUBLAS_CHECK(cublaslt().MatmulDescSetAttribute(desc, attribute, &value, sizeof(value)));
 }
 
 template <class T>
 void set_pref(cublasLtMatmulPreference_t pref, cublasLtMatmulPreferenceAttributes_t attribute,
               const T& value) {
-  PP_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, attribute, &value, sizeof(value)));
+  PP_CUBLAS_CHECK(cublaslt().MatmulPreferenceSetAttribute(pref, attribute, &value, sizeof(value)));
 }
 
 }  // namespace
@@ -53,7 +54,7 @@ bool try_lt_gemm(const LtContext& context, const LtGemm& g, cudaStream_t stream)
   const cublasComputeType_t compute =
       context.allow_tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
   cublasLtMatmulDesc_t raw_desc = nullptr;
-  PP_CUBLAS_CHECK(cublasLtMatmulDescCreate(&raw_desc, compute, CUDA_R_32F));
+  PP_CUBLAS_CHECK(cublaslt().MatmulDescCreate(&raw_desc, compute, CUDA_R_32F));
   const Desc desc(raw_desc);
   const cublasOperation_t op_a = g.transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t op_b = g.transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -73,7 +74,7 @@ bool try_lt_gemm(const LtContext& context, const LtGemm& g, cudaStream_t stream)
   const Layout d = make_layout(g.m, g.n, g.ldd);
 
   cublasLtMatmulPreference_t raw_pref = nullptr;
-  PP_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&raw_pref));
+  PP_CUBLAS_CHECK(cublaslt().MatmulPreferenceCreate(&raw_pref));
   const Preference pref(raw_pref);
   set_pref(pref.get(), CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
            static_cast<std::uint64_t>(context.workspace_bytes));
@@ -87,7 +88,7 @@ bool try_lt_gemm(const LtContext& context, const LtGemm& g, cudaStream_t stream)
   cublasLtMatmulHeuristicResult_t heuristic{};
   int found = 0;
   const cublasStatus_t status =
-      cublasLtMatmulAlgoGetHeuristic(context.handle, desc.get(), a.get(), b.get(), d.get(),
+      cublaslt().MatmulAlgoGetHeuristic(context.handle, desc.get(), a.get(), b.get(), d.get(),
                                      d.get(), pref.get(), 1, &heuristic, &found);
   if (status == CUBLAS_STATUS_NOT_SUPPORTED || (status == CUBLAS_STATUS_SUCCESS && found == 0)) {
     return false;
@@ -96,7 +97,7 @@ bool try_lt_gemm(const LtContext& context, const LtGemm& g, cudaStream_t stream)
     fail_call("cublasLtMatmulAlgoGetHeuristic", __FILE__, __LINE__, cublas_status_text(status));
   }
   const cublasStatus_t run =
-      cublasLtMatmul(context.handle, desc.get(), &g.alpha, g.a, a.get(), g.b, b.get(), &g.beta, g.d,
+      cublaslt().Matmul(context.handle, desc.get(), &g.alpha, g.a, a.get(), g.b, b.get(), &g.beta, g.d,
                      d.get(), g.d, d.get(), &heuristic.algo, context.workspace,
                      context.workspace_bytes, stream);
   if (run == CUBLAS_STATUS_NOT_SUPPORTED) return false;  // refused before launching anything
