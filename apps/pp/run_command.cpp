@@ -78,6 +78,11 @@ void print_comparison(const Plan& plan, const TrainSummary& s, const TimelineMet
              "which counts {})\n",
              s.peak_rss_bytes / kMiB, plan.predicted.peak_memory_bytes / kMiB,
              "bf16 weights with fp32 master copies and AdamW state: 16 bytes per parameter");
+  if (s.backend.device == ComputeDevice::kCuda) {
+    fmt::print("               {:>10.1f} MiB device memory (largest rank: weights, gradients and AdamW state in "
+               "fp32, and the most activation memory held at once)\n",
+               s.peak_device_bytes / kMiB);
+  }
   if (plan.profile.empty() || plan.profile == "analytic") {
     fmt::print("  (predicted from the cluster file's datasheet figures; for a prediction from this machine's own "
                "timings: pp profile -o prof.json, then pp plan ... --profile prof.json)\n");
@@ -127,11 +132,13 @@ nlohmann::ordered_json summary_json(const TrainSummary& s, const TimelineMetrics
                                 {"mean_step_ms", nullptr},
                                 {"tokens_per_s", nullptr},
                                 {"peak_rss_bytes", s.peak_rss_bytes},
+                                {"peak_device_bytes", nullptr},
                                 {"checkpoints", s.weights},
                                 {"device", to_string(s.backend.device)},
                                 {"transport", to_string(s.backend.transport)},
                                 {"measured", nullptr},
                                 {"predicted", metrics_to_json(predicted)}};
+  if (s.backend.device == ComputeDevice::kCuda) doc["peak_device_bytes"] = s.peak_device_bytes;
   if (!s.losses.empty()) {  // a resumed run already at --steps ran nothing: nothing made up
     doc["final_loss"] = s.losses.back();
     doc["mean_step_ms"] = step_ms;

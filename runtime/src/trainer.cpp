@@ -247,12 +247,13 @@ class Run {
     const bool saved_last = o_.save_every > 0 && o_.steps % o_.save_every == 0;
     if (!o_.save.empty() && first_step_ < o_.steps && !saved_last) save(o_.steps, &summary);
     gather_timeline(last_events, &summary);
-    double rss = peak_rss_bytes();
-    std::vector<std::string> all = world_.gather_bytes(std::string(reinterpret_cast<char*>(&rss), sizeof rss));
+    const double mine[2] = {peak_rss_bytes(), backend_impl_->peak_memory_bytes()};
+    std::vector<std::string> all = world_.gather_bytes(std::string(reinterpret_cast<const char*>(mine), sizeof mine));
     for (const std::string& bytes : all) {
-      double r = 0;
-      std::memcpy(&r, bytes.data(), sizeof r);
-      summary.peak_rss_bytes = std::max(summary.peak_rss_bytes, r);
+      double theirs[2] = {0, 0};
+      std::memcpy(theirs, bytes.data(), std::min(bytes.size(), sizeof theirs));
+      summary.peak_rss_bytes = std::max(summary.peak_rss_bytes, theirs[0]);
+      summary.peak_device_bytes = std::max(summary.peak_device_bytes, theirs[1]);
     }
     return summary;
   }

@@ -41,6 +41,8 @@ struct TrainSummary {
   std::vector<double> step_ms;        // wall time of each step
   Timeline last_step;                 // measured, replica 0's pipeline (world rank 0 only)
   double peak_rss_bytes = 0;          // the largest over ranks (world rank 0 only)
+  double peak_device_bytes = 0;       // GPU: weights, gradients, AdamW state and the peak of activations
+                                      // held, the largest over ranks (world rank 0); 0 on the CPU
   std::vector<std::string> weights;   // world rank 0: checkpoint paths written
   BackendChoice backend;              // what ran: device, transport and why
 };
