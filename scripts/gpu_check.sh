@@ -94,13 +94,17 @@ binaries() {
 }
 
 build_in_place() {
-  local generator=()
+  local generator=() launchers=()
   [ -d /usr/local/cuda/bin ] && export PATH=/usr/local/cuda/bin:$PATH
   command -v ninja >/dev/null && generator=(-G Ninja)
+  if command -v ccache >/dev/null; then
+    launchers=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+               -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
+  fi
   say "no $BUNDLE_DIR/: building in place in $BUILD_DIR/ (log in setup.log; limit ${T_BUILD}s)"
   if ! timeout -k 10 "$T_BUILD" cmake -S . -B "$BUILD_DIR" "${generator[@]}" \
       -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DPP_BUILD_TESTS=ON \
-      -DPP_BUILD_BENCHMARKS=ON >> "$LOG_DIR/setup.log" 2>&1; then
+      -DPP_BUILD_BENCHMARKS=ON "${launchers[@]}" >> "$LOG_DIR/setup.log" 2>&1; then
     say "in-place configure failed: this machine lacks pp's build dependencies; make the bundle with scripts/gpu_bundle.sh instead"
     return 1
   fi
