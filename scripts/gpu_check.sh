@@ -21,11 +21,17 @@
 #      mpi_staged_transport   pp_staged_transport_test under mpirun, 2 ranks            90 s
 #      mpi_executor_in_order  pp_executor_in_order_test under mpirun, 4 ranks           90 s
 #      bench_cuda             pp_bench --benchmark_filter=[Cc][Uu][Dd][Aa], JSON out   120 s
+#      run_cuda               tests/runtime/test_run_cuda.sh: pp run on the GPU against the
+#                             CPU, 4 ranks sharing the GPU (staged) per schedule, NCCL 300 s
+#      bench_gpu              scripts/bench_gpu.sh: GPT-2 124M steps, pp beside PyTorch 300 s
+#    All of them exceed one run-tool call (600 s): choose with PP_GPU_CHECKS, e.g.
+#    PP_GPU_CHECKS="runtime_device cuda_kernels mpi" then "run_cuda" then "bench_gpu".
 # 4. A summary table: passed, failed, skipped (exit 77: no GPU), or not run (and why).
 #
 # Logs: $OUT/gpu_check/ when OUT is set (setup.log, <check>.log, bench_cuda.json, summary.txt:
 # 8 files, what the run tool brings back), else /tmp/pp_gpu_check/.
-# Environment: PP_GPU_DEPS=auto (default) | bundle (always unpack and use the bundle's
+# Environment: PP_GPU_CHECKS (names above; "mpi" for both MPI checks; default: all);
+# PP_GPU_DEPS=auto (default) | bundle (always unpack and use the bundle's
 # libraries and mpirun) | system (never); PP_GPU_PREFIX=/tmp/ppdeps; PP_GPU_BENCH_FILTER (a
 # Google Benchmark regex, default any case of "cuda"); PP_GPU_BUILD_TIMEOUT (in-place build, 420 s).
 # Exit status: 0 no check failed; 1 a check failed; 2 none failed but one could not run for want
@@ -42,6 +48,8 @@ T_DEVICE=60
 T_KERNELS=180
 T_MPI=90
 T_BENCH=120
+T_RUN=300
+CHECKS=${PP_GPU_CHECKS:-"runtime_device cuda_kernels mpi bench_cuda run_cuda bench_gpu"}
 T_BUILD=${PP_GPU_BUILD_TIMEOUT:-420}
 PREFIX_MARK=.pp-gpu-check
 
@@ -469,6 +477,24 @@ check_bench() {
     --benchmark_out="$LOG_DIR/bench_cuda.json" --benchmark_out_format=json
 }
 
+wanted() { [[ " $CHECKS " == *" $1 "* ]]; }
+
+# A check that drives pp run under mpirun: mpirun (the machine's or the bundle's) first on PATH.
+check_with_mpirun() {
+  local name=$1
+  shift
+  if [ -n "$MPI_PROBLEM" ]; then
+    record "$name" "not run" "$MPI_PROBLEM"
+    SETUP_PROBLEM=1
+    return 0
+  fi
+  if [ "$GPU_PRESENT" = no ]; then
+    record "$name" skipped "no CUDA device"
+    return 0
+  fi
+  PATH="$(dirname "$MPIRUN"):$PATH" run_check "$name" "$T_RUN" "$@"
+}
+
 print_summary() {
   local i passed=0 skipped=0 failed=0 notrun=0
   echo
@@ -499,12 +525,20 @@ main() {
     exit 2
   fi
   setup_libraries
-  check_runtime_device
+  check_runtime_device  # always: it tells whether there is a GPU
   print_cuda_runtime
-  check_cuda_kernels
-  check_mpi mpi_staged_transport 2 pp_staged_transport_test
-  check_mpi mpi_executor_in_order 4 pp_executor_in_order_test
-  check_bench
+  if wanted cuda_kernels; then check_cuda_kernels; fi
+  if wanted mpi; then
+    check_mpi mpi_staged_transport 2 pp_staged_transport_test
+    check_mpi mpi_executor_in_order 4 pp_executor_in_order_test
+  fi
+  if wanted bench_cuda; then check_bench; fi
+  if wanted run_cuda; then
+    check_with_mpirun run_cuda bash tests/runtime/test_run_cuda.sh "$BIN_ROOT/bin/pp" tests/runtime
+  fi
+  if wanted bench_gpu; then
+    check_with_mpirun bench_gpu env OUT="$LOG_DIR" bash scripts/bench_gpu.sh "$BIN_ROOT/bin/pp" 8 1024 10
+  fi
   print_summary
   [ $FAILED = 0 ] || exit 1
   [ $SETUP_PROBLEM = 0 ] || exit 2
