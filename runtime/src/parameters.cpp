@@ -118,4 +118,11 @@ void init_gpt2(ParameterSet* set, int layers, std::uint64_t seed) {
   }
 }
 
+ParameterSet initialised_gpt2_parameters(const ModelConfig& model, int first_layer, int last_layer,
+                                         std::uint64_t seed) {
+  ParameterSet p = gpt2_parameters(model, first_layer, last_layer);
+  init_gpt2(&p, model.layers, seed);
+  return p;
+}
+
 }  // namespace pp

@@ -10,23 +10,11 @@
 #include "pp/runtime/parameters.h"
 #include "pp/runtime/stage_model.h"
 #include "pp/schedule_generators.h"
+#include "runtime/small_gpt2.h"
 
 namespace {
 
-pp::ModelConfig minimal_model() {
-  pp::ModelConfig m;
-  m.name = "minimal";
-  m.family = pp::ModelFamily::kGpt2;
-  m.hidden = 8;
-  m.layers = 1;
-  m.heads = 1;
-  m.kv_heads = 1;
-  m.ffn_hidden = 32;
-  m.vocab = 16;
-  m.max_positions = 4;
-  m.tied_embeddings = true;
-  return m;
-}
+pp::ModelConfig minimal_model() { return pp::test::small_gpt2(8, 1, 1, 16, 4); }
 
 void bm_executor_per_action(benchmark::State& state) {
   pp::mpi_initialize(nullptr, nullptr);

@@ -17,6 +17,7 @@
 #include "pp/runtime/parameters.h"
 #include "pp/runtime/stage_model.h"
 #include "pp/schedule_generators.h"
+#include "small_gpt2.h"
 
 namespace {
 
@@ -64,20 +65,8 @@ class InOrderTransport : public pp::Transport {
   bool in_group_ = false;
 };
 
-pp::ModelConfig tiny_model() {
-  pp::ModelConfig m;
-  m.name = "tiny";
-  m.family = pp::ModelFamily::kGpt2;
-  m.hidden = 16;
-  m.layers = 6;  // 8 layers with the embedding and the head: one per stage at 4 ranks x 2 chunks
-  m.heads = 2;
-  m.kv_heads = 2;
-  m.ffn_hidden = 64;
-  m.vocab = 32;
-  m.max_positions = 8;
-  m.tied_embeddings = true;
-  return m;
-}
+// 8 layers with the embedding and the head: one per stage at 4 ranks x 2 chunks.
+pp::ModelConfig tiny_model() { return pp::test::small_gpt2(16, 6, 2, 32, 8); }
 
 struct StepResult {
   double loss_sum = 0;
@@ -161,11 +150,3 @@ INSTANTIATE_TEST_SUITE_P(Schedules, InOrder,
                          });
 
 }  // namespace
-
-int main(int argc, char** argv) {
-  pp::mpi_initialize(&argc, &argv);
-  ::testing::InitGoogleTest(&argc, argv);
-  const int failed = RUN_ALL_TESTS();
-  pp::mpi_finalize();
-  return failed;
-}

@@ -12,31 +12,12 @@ if ! "$PP" --version 2>/dev/null | grep -q "^CUDA backend: built" ||
   echo "skipped: no GPU (or pp built without CUDA)"
   exit 77
 fi
-TMP=$(mktemp -d /tmp/pp-run-cuda.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_rmaps_base_oversubscribe=1 OPENBLAS_NUM_THREADS=1
-passed=0
-failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1"; shift; for line in "$@"; do echo "#   $line"; done; failed=$((failed + 1)); }
-mpi() { local n=$1; shift; timeout 300 mpirun -np "$n" "$PP" "$@"; }
-
-STEPS=3
-# Layouts on the same GPU add the same terms in other orders, as layouts on the CPU do: the CPU
-# suite's tolerances (docs/run.md). The GPU against the CPU: other kernels as well (cuBLASLt's
-# tiling), so 3x those.
-TOL="weights=6e-5,exp_avg=6e-5,exp_avg_sq=1.2e-4"
+MPI_TIMEOUT=300
+# shellcheck source=run_test_lib.sh
+source "$HERE/run_test_lib.sh"
+# The GPU against the CPU: other kernels as well as other orders (cuBLASLt's tiling), so 3x the
+# layouts' tolerance TOL.
 TOL_CPU="weights=2e-4,exp_avg=2e-4,exp_avg_sq=4e-4"
-"$PP" data synth --out "$TMP/tokens.bin" --tokens 20000 --vocab 512 2>/dev/null
-
-plan() {  # plan NAME GPUS ARGS...
-  local name=$1 gpus=$2
-  shift 2
-  "$PP" plan --model gpt2-tiny --cluster cpu-local --gpus "$gpus" --global-batch 8 --seq-len 32 \
-    --tp 1 "$@" -o "$TMP/$name.json" >/dev/null 2>"$TMP/$name.plan.err" ||
-    { not_ok "plan $name" "$(cat "$TMP/$name.plan.err")"; return 1; }
-}
 
 run() {  # run NAME NP PLAN RUN-ARGS...: trains and saves NAME.safetensors
   local name=$1 np=$2 plan=$3

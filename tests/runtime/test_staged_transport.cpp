@@ -139,11 +139,3 @@ TEST(MpiTransport, RefusesDeviceMemory) {
 }
 
 }  // namespace
-
-int main(int argc, char** argv) {
-  pp::mpi_initialize(&argc, &argv);
-  ::testing::InitGoogleTest(&argc, argv);
-  const int failed = RUN_ALL_TESTS();
-  pp::mpi_finalize();
-  return failed;
-}

@@ -11,16 +11,11 @@
 namespace pp {
 namespace {
 
-ParameterSet initialised_parameters(const ChunkSpec& s) {
-  ParameterSet p = gpt2_parameters(*s.model, s.first_layer, s.last_layer);
-  init_gpt2(&p, s.model->layers, s.init_seed);
-  return p;
-}
 
 class CpuChunk : public TrainableChunk {
  public:
   explicit CpuChunk(const ChunkSpec& s)
-      : parameters_(initialised_parameters(s)),
+      : parameters_(initialised_gpt2_parameters(*s.model, s.first_layer, s.last_layer, s.init_seed)),
         optimizer_(parameters_, s.adamw),
         model_(*s.model, s.first_layer, s.last_layer, s.microbatch_size, s.seq_len, s.checkpoint_interval,
                &parameters_) {}

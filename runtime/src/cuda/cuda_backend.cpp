@@ -47,11 +47,6 @@ class DeviceArray {
   std::size_t n_ = 0;
 };
 
-ParameterSet initialised_parameters(const ChunkSpec& s) {
-  ParameterSet p = gpt2_parameters(*s.model, s.first_layer, s.last_layer);
-  init_gpt2(&p, s.model->layers, s.init_seed);
-  return p;
-}
 
 std::size_t total_count(const ParameterSet& p) {
   std::size_t n = 0;
@@ -62,7 +57,7 @@ std::size_t total_count(const ParameterSet& p) {
 class CudaChunk : public TrainableChunk {
  public:
   CudaChunk(const ChunkSpec& s, DeviceContext* device, LtMatmul* matmul)
-      : host_(initialised_parameters(s)), optimizer_host_(host_, s.adamw), options_(s.adamw), device_(device),
+      : host_(initialised_gpt2_parameters(*s.model, s.first_layer, s.last_layer, s.init_seed)), optimizer_host_(host_, s.adamw), options_(s.adamw), device_(device),
         values_(total_count(host_)), grads_(total_count(host_)), exp_avg_(total_count(host_)),
         exp_avg_sq_(total_count(host_)), adamw_(host_.tensors.size()), norm_list_(host_.tensors.size()),
         norm_scratch_(squared_norm_scratch_doubles(static_cast<int>(host_.tensors.size()))), norm_total_(1) {

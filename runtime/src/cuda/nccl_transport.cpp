@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cuda/cuda_check.h"
+#include "cuda/event_pool.h"
 #include "pp/error.h"
 
 #define PP_NCCL_CHECK(call)                                                             \
@@ -51,8 +52,6 @@ class NcclTransport : public Transport {
     PP_NCCL_CHECK(ncclCommInitRank(&comm_, host_->size(), id, host_->rank()));
   }
   ~NcclTransport() override {
-    for (auto& [request, event] : requests_) cudaEventDestroy(event);
-    for (cudaEvent_t e : spare_events_) cudaEventDestroy(e);
     if (comm_ != nullptr) ncclCommDestroy(comm_);
   }
 
@@ -69,10 +68,10 @@ class NcclTransport : public Transport {
   void group_end() override {
     PP_NCCL_CHECK(ncclGroupEnd());
     in_group_ = false;
-    const cudaEvent_t done = take_event();
+    const cudaEvent_t done = events_.take();
     PP_CUDA_CHECK(cudaEventRecord(done, device_->comm()));
     for (Request r : group_requests_) requests_[r] = done;
-    if (group_requests_.empty()) spare_events_.push_back(done);
+    if (group_requests_.empty()) events_.give(done);
     shared_[done] = group_requests_.size();
     group_requests_.clear();
   }
@@ -99,7 +98,7 @@ class NcclTransport : public Transport {
     PP_CUDA_CHECK(cudaStreamWaitEvent(device_->compute(), done, 0));
     if (--shared_[done] == 0) {
       shared_.erase(done);
-      spare_events_.push_back(done);
+      events_.give(done);
     }
   }
 
@@ -135,16 +134,6 @@ class NcclTransport : public Transport {
     group_requests_.push_back(r);
     return r;
   }
-  cudaEvent_t take_event() {
-    if (!spare_events_.empty()) {
-      const cudaEvent_t e = spare_events_.back();
-      spare_events_.pop_back();
-      return e;
-    }
-    cudaEvent_t e = nullptr;
-    PP_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
-    return e;
-  }
 
   std::unique_ptr<Transport> host_;
   DeviceContext* device_;
@@ -154,7 +143,7 @@ class NcclTransport : public Transport {
   std::vector<Request> group_requests_;
   std::map<Request, cudaEvent_t> requests_;     // issued, not yet waited for
   std::map<cudaEvent_t, std::size_t> shared_;   // a group's event -> its requests not yet waited for
-  std::vector<cudaEvent_t> spare_events_;
+  EventPool events_;
 };
 
 }  // namespace

@@ -10,8 +10,6 @@ namespace pp::cuda {
 PinnedStaging::~PinnedStaging() {
   cudaStreamSynchronize(device_->comm());
   for (auto& [host, length] : lengths_) cudaFreeHost(host);
-  for (InFlight& u : uploads_) cudaEventDestroy(u.done);
-  for (cudaEvent_t e : events_) cudaEventDestroy(e);
 }
 
 Buffer PinnedStaging::acquire_host(std::size_t count) {
@@ -56,7 +54,7 @@ void PinnedStaging::upload(const Buffer& host, const Buffer& device) {
   device_->order(device_->compute(), device_->comm());
   PP_CUDA_CHECK(cudaMemcpyAsync(device.address(), host.host_data(), device.bytes(), cudaMemcpyHostToDevice,
                                 device_->comm()));
-  const cudaEvent_t done = take_event();
+  const cudaEvent_t done = events_.take();
   PP_CUDA_CHECK(cudaEventRecord(done, device_->comm()));
   PP_CUDA_CHECK(cudaStreamWaitEvent(device_->compute(), done, 0));
   uploads_.push_back({done, host.host_data()});
@@ -68,7 +66,7 @@ void PinnedStaging::reclaim_finished_uploads() {
     if (status == cudaErrorNotReady) return;
     PP_CUDA_CHECK(status);
     float* host = uploads_.front().host;
-    events_.push_back(uploads_.front().done);
+    events_.give(uploads_.front().done);
     uploads_.pop_front();
     auto it = std::find(released_while_uploading_.begin(), released_while_uploading_.end(), host);
     if (it != released_while_uploading_.end()) {
@@ -76,17 +74,6 @@ void PinnedStaging::reclaim_finished_uploads() {
       spare_[lengths_.at(host)].push_back(host);
     }
   }
-}
-
-cudaEvent_t PinnedStaging::take_event() {
-  if (!events_.empty()) {
-    const cudaEvent_t e = events_.back();
-    events_.pop_back();
-    return e;
-  }
-  cudaEvent_t e = nullptr;
-  PP_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
-  return e;
 }
 
 }  // namespace pp::cuda

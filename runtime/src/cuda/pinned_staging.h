@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cuda/device_context.h"
+#include "cuda/event_pool.h"
 #include "pp/runtime/staged_transport.h"
 
 namespace pp::cuda {
@@ -34,14 +35,13 @@ class PinnedStaging : public HostStaging {
     float* host;
   };
   void reclaim_finished_uploads();
-  cudaEvent_t take_event();
 
   DeviceContext* device_;
   std::map<std::size_t, std::vector<float*>> spare_;  // length -> free pinned buffers
   std::map<float*, std::size_t> lengths_;             // every pinned buffer and its length
   std::vector<float*> released_while_uploading_;       // waiting for their upload to finish
   std::deque<InFlight> uploads_;
-  std::vector<cudaEvent_t> events_;                   // free events
+  EventPool events_;
   std::size_t out_ = 0;
   std::size_t pinned_bytes_ = 0;
 };

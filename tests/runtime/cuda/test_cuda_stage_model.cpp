@@ -15,23 +15,11 @@
 
 #include "cuda/cuda_backend.h"
 #include "pp/runtime/backend.h"
+#include "runtime/small_gpt2.h"
 
 namespace {
 
-pp::ModelConfig test_model() {
-  pp::ModelConfig m;
-  m.name = "gpu-test";
-  m.family = pp::ModelFamily::kGpt2;
-  m.hidden = 64;
-  m.layers = 3;
-  m.heads = 4;
-  m.kv_heads = 4;
-  m.ffn_hidden = 256;
-  m.vocab = 97;
-  m.max_positions = 40;
-  m.tied_embeddings = true;
-  return m;
-}
+pp::ModelConfig test_model() { return pp::test::small_gpt2(64, 3, 4, 97, 40); }
 
 constexpr int kBatch = 2;
 constexpr int kSeq = 33;

@@ -67,4 +67,8 @@ ParameterSet gpt2_parameters(const ModelConfig& model, int first_layer, int last
 // projections attn.c_proj and mlp.c_proj ~ N(0, 0.02 / sqrt(2L))), biases 0, norm weights 1.
 void init_gpt2(ParameterSet* parameters, int layers, std::uint64_t seed);
 
+// gpt2_parameters for the layer range, initialised by init_gpt2: what every backend starts from.
+ParameterSet initialised_gpt2_parameters(const ModelConfig& model, int first_layer, int last_layer,
+                                         std::uint64_t seed);
+
 }  // namespace pp
