@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <sys/resource.h>
 
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <chrono>
@@ -17,156 +16,19 @@
 #include "pp/file_io.h"
 #include "pp/lowering.h"
 #include "pp/runtime/backend.h"
-#ifdef PP_WITH_CUDA
-#include "cuda/cuda_backend.h"
-#endif
 #include "pp/runtime/executor.h"
 #include "pp/runtime/mpi_transport.h"
-#include "pp/runtime/safetensors.h"
 #include "pp/runtime/token_data.h"
 #include "pp/schedule_generators.h"
 #include "pp/validator.h"
 #include "tensor_exchange.h"
-#include "train/checkpoint_gather.h"
+#include "train/checkpointing.h"
+#include "train/gradients.h"
+#include "train/rank_setup.h"
 #include "train/watchdog.h"
 
 namespace pp {
 namespace {
-
-struct Chunk {
-  int stage = 0;
-  int first_layer = 0;
-  int last_layer = 0;
-  std::unique_ptr<TrainableChunk> state;  // the backend's: compute, weights, optimizer
-
-  // The head's copy of the tied wte (held when the chunk has the head but not the embedding):
-  // counted, reduced and saved with the embedding's.
-  bool holds_tied_copy() const { return first_layer != 0; }
-};
-
-struct Groups {
-  std::unique_ptr<Transport> pipeline;  // this replica's stages, ranked by stage
-  std::unique_ptr<Transport> data;      // this stage's replicas
-  std::unique_ptr<Transport> tied;      // the ranks holding the embedding and the head
-};
-
-void check_layout(const TrainOptions& o, const Transport& world) {
-  const Layout& l = o.plan.layout;
-  if (l.tp != 1) {
-    throw_invalid(fmt::format("pp run executes plans with tp 1 (this plan has tp {})", l.tp));
-  }
-  if (world.size() != l.pp * l.dp) {
-    throw_invalid(fmt::format("the plan needs pp x dp = {} x {} = {} ranks, the job has {} "
-                              "(mpirun -np {})",
-                              l.pp, l.dp, l.pp * l.dp, world.size(), l.pp * l.dp));
-  }
-  const int head = o.model.layers + 1;
-  if (o.plan.stages.empty() || o.plan.stages.front().first_layer != 0 ||
-      o.plan.stages.back().last_layer != head) {
-    throw_invalid(fmt::format("the plan covers layers {}..{}, model '{}' has 0..{} (embedding, {} "
-                              "blocks, head): plan for this model",
-                              o.plan.stages.empty() ? 0 : o.plan.stages.front().first_layer,
-                              o.plan.stages.empty() ? 0 : o.plan.stages.back().last_layer,
-                              o.model.name, head, o.model.layers));
-  }
-  for (std::size_t i = 1; i < o.plan.stages.size(); ++i) {
-    if (o.plan.stages[i].first_layer != o.plan.stages[i - 1].last_layer + 1) {
-      throw_invalid(fmt::format("the plan's stage {} starts at layer {}, but stage {} ends at layer {}: "
-                                "stages must cover the layers in order, each once",
-                                i, o.plan.stages[i].first_layer, i - 1, o.plan.stages[i - 1].last_layer));
-    }
-  }
-  if (o.plan.global_batch != l.dp * l.microbatch_size * l.microbatches) {
-    throw_invalid(fmt::format("the plan's global batch {} is not dp x micro-batch size x "
-                              "micro-batches = {}",
-                              o.plan.global_batch, l.dp * l.microbatch_size * l.microbatches));
-  }
-  if (o.plan.seq_len > o.model.max_positions) {
-    throw_invalid(fmt::format("the plan's sequence length {} exceeds the model's {} positions",
-                              o.plan.seq_len, o.model.max_positions));
-  }
-}
-
-// The communicators, built once: MPI groups made fit for the backend's buffers (staged or NCCL on
-// a GPU), each watched for progress.
-Groups make_groups(Transport& world, const Schedule& schedule, int stage, int replica, Watchdog* dog,
-                   Backend& backend, TransportKind kind) {
-  const auto fit = [&](std::unique_ptr<Transport> group) { return backend.transport_for(std::move(group), kind); };
-  Groups g;
-  g.pipeline = watched(fit(world.split(replica, stage)), dog, "pipeline", "stage");
-  g.data = watched(fit(world.split(stage, replica)), dog, "data-parallel", "replica");
-  const StageMap map = make_stage_map(schedule);
-  const int first = map.rank_of_stage.front();
-  const int last = map.rank_of_stage.back();
-  const bool holds_tied = first != last && (stage == first || stage == last);
-  g.tied = watched(fit(world.split(holds_tied ? replica : -1, stage)), dog, "tied-embedding", "stage");
-  return g;
-}
-
-std::vector<Chunk> make_chunks(const TrainOptions& o, const Schedule& schedule, int stage, Backend& backend) {
-  std::vector<Chunk> chunks;
-  const Layout& l = o.plan.layout;
-  for (int c = 0; c < schedule.chunks_per_rank; ++c) {
-    Chunk chunk;
-    chunk.stage = schedule.placement[stage][c];
-    const StagePlan& s = o.plan.stages.at(chunk.stage);
-    chunk.first_layer = s.first_layer;
-    chunk.last_layer = s.last_layer;
-    chunk.state = backend.make_chunk({&o.model, s.first_layer, s.last_layer, l.microbatch_size, o.plan.seq_len,
-                                      l.checkpoint_interval, o.adamw, o.init_seed});
-    if (!o.load.empty()) chunk.state->load(o.load, false);
-    chunks.push_back(std::move(chunk));
-  }
-  return chunks;
-}
-
-Buffer gradient_named(TrainableChunk& chunk, const std::string& name) {
-  for (std::size_t i = 0; i < chunk.tensor_count(); ++i) {
-    if (chunk.tensor_name(i) == name) return chunk.gradient(i);
-  }
-  return {};
-}
-
-// The tied embedding: the copies of wte.weight on this rank summed, then summed with the other
-// holder's, so every copy carries the whole gradient.
-void reduce_tied(std::vector<Chunk>& chunks, Transport* tied, Backend& backend) {
-  std::vector<Buffer> copies;
-  for (Chunk& c : chunks) {
-    const Buffer g = gradient_named(*c.state, "wte.weight");
-    if (!g.empty()) copies.push_back(g);
-  }
-  if (copies.empty() || (copies.size() == 1 && tied == nullptr)) return;
-  for (std::size_t i = 1; i < copies.size(); ++i) backend.accumulate(copies.front(), copies[i]);
-  if (tied != nullptr) tied->allreduce_sum(copies.front());
-  for (std::size_t i = 1; i < copies.size(); ++i) backend.copy(copies[i], copies.front());
-}
-
-void reduce_data_parallel(std::vector<Chunk>& chunks, Transport& data) {
-  if (data.size() == 1) return;
-  for (Chunk& c : chunks) {
-    for (std::size_t i = 0; i < c.state->tensor_count(); ++i) data.allreduce_sum(c.state->gradient(i));
-  }
-}
-
-// The squared gradient norm of the whole model: every tensor once (the head's wte copy is the
-// embedding's), summed over the pipeline.
-double global_squared_norm(std::vector<Chunk>& chunks, Transport& pipeline) {
-  double sum = 0;
-  for (Chunk& c : chunks) sum += c.state->squared_grad_norm(c.holds_tied_copy() ? "wte.weight" : "");
-  pipeline.allreduce_sum(&sum, 1);
-  return sum;
-}
-
-std::unique_ptr<Backend> make_backend(ComputeDevice device, bool allow_tf32) {
-  if (device == ComputeDevice::kCpu) return make_cpu_backend();
-#ifdef PP_WITH_CUDA
-  const NodePlace node = mpi_node_place();
-  return cuda::make_cuda_backend(node.rank, node.size, allow_tf32);
-#else
-  (void)allow_tf32;
-  throw_invalid("--device cuda: this pp was built without CUDA");
-#endif
-}
 
 double peak_rss_bytes() {
   rusage usage{};
@@ -302,9 +164,10 @@ class Run {
   }
 
   int resume_step();
-  int checkpoint_step() const;
-  void save(int step, TrainSummary* summary);
-  void refuse_non_finite(const std::vector<TensorRef>& tensors, int step);
+  void save(int step, TrainSummary* summary) {
+    save_checkpoint(world_, chunks_, replica_, step, o_.save, o_.model.name);
+    if (world_.rank() == 0) summary->weights.push_back(o_.save);
+  }
   void gather_timeline(const std::vector<TimelineEvent>& events, TrainSummary* summary);
 
   const TrainOptions& o_;
@@ -333,76 +196,12 @@ int Run::resume_step() {
   if (world_.rank() == 0 && !o_.save.empty()) {
     const bool exists = std::filesystem::exists(o_.save, ec);
     if (ec) throw_io(fmt::format("cannot tell whether checkpoint '{}' exists: {}", o_.save, ec.message()));
-    if (exists) step = checkpoint_step();
+    if (exists) step = checkpoint_step(o_.save, o_.model.name);
   }
   world_.broadcast(&step, 1, 0);
   if (step < 0) return 0;
   for (Chunk& c : chunks_) c.state->load(o_.save, true);
   return static_cast<int>(step);
-}
-
-int Run::checkpoint_step() const {
-  const auto metadata = read_safetensors_metadata(o_.save);
-  const auto step = metadata.find("step");
-  int value = -1;
-  const char* end = step == metadata.end() ? nullptr : step->second.data() + step->second.size();
-  const auto parsed = step == metadata.end() ? std::from_chars_result{nullptr, std::errc::invalid_argument}
-                                             : std::from_chars(step->second.data(), end, value);
-  if (parsed.ec != std::errc() || parsed.ptr != end || value < 0) {
-    throw_invalid(fmt::format("checkpoint '{}' has no valid step: not written by pp run", o_.save));
-  }
-  const auto model = metadata.find("model");
-  if (model != metadata.end() && model->second != o_.model.name) {
-    throw_invalid(fmt::format("checkpoint '{}' is of model '{}', not '{}'", o_.save, model->second,
-                              o_.model.name));
-  }
-  return value;
-}
-
-// A checkpoint is written only when every rank's tensors are finite, so the last checkpoint on
-// disk is always a good one. Collective over the world.
-void Run::refuse_non_finite(const std::vector<TensorRef>& tensors, int step) {
-  double bad = 0;
-  std::string example;
-  for (const TensorRef& t : tensors) {
-    for (std::size_t i = 0; i < t.count; ++i) {
-      if (!std::isfinite(t.data[i])) {
-        if (example.empty()) example = t.name;
-        bad += 1;
-      }
-    }
-  }
-  const double mine = bad;
-  world_.allreduce_sum(&bad, 1);
-  if (bad > 0) {
-    throw_runtime(fmt::format("after step {} {} values of the weights or optimizer state are not finite{}: "
-                              "training diverged; the checkpoint is not written, the last one is kept",
-                              step, bad, mine > 0 ? fmt::format(" (here: '{}')", example) : std::string()));
-  }
-}
-
-void Run::save(int step, TrainSummary* summary) {
-  // Replica 0's ranks hold every tensor once; the head's copy of the tied wte (and its optimizer
-  // state) is left to the embedding's rank. Views, not copies: the optimizer state is large.
-  std::vector<TensorRef> mine;
-  std::vector<TensorRef> optimizer_state;
-  if (replica_ == 0) {
-    for (Chunk& c : chunks_) {
-      const bool tied_copy = c.holds_tied_copy();
-      for (TensorRef& t : c.state->weights()) {
-        if (!(tied_copy && t.name == "wte.weight")) mine.push_back(std::move(t));
-      }
-      for (TensorRef& t : c.state->optimizer_state()) {
-        if (!(tied_copy && t.name.rfind("wte.weight.", 0) == 0)) optimizer_state.push_back(std::move(t));
-      }
-    }
-  }
-  mine.insert(mine.end(), optimizer_state.begin(), optimizer_state.end());
-  refuse_non_finite(mine, step);
-  save_gathered_checkpoint(world_, mine, o_.save,
-                           {{"format", "pt"}, {"writer", "pp run"}, {"step", std::to_string(step)},
-                            {"model", o_.model.name}});
-  if (world_.rank() == 0) summary->weights.push_back(o_.save);
 }
 
 void Run::gather_timeline(const std::vector<TimelineEvent>& events, TrainSummary* summary) {

@@ -1,0 +1,48 @@
+#include "train/gradients.h"
+
+#include <string>
+
+namespace pp {
+
+namespace {
+
+Buffer gradient_named(TrainableChunk& chunk, const std::string& name) {
+  for (std::size_t i = 0; i < chunk.tensor_count(); ++i) {
+    if (chunk.tensor_name(i) == name) return chunk.gradient(i);
+  }
+  return {};
+}
+
+}  // namespace
+
+// The tied embedding: the copies of wte.weight on this rank summed, then summed with the other
+// holder's, so every copy carries the whole gradient.
+void reduce_tied(std::vector<Chunk>& chunks, Transport* tied, Backend& backend) {
+  std::vector<Buffer> copies;
+  for (Chunk& c : chunks) {
+    const Buffer g = gradient_named(*c.state, "wte.weight");
+    if (!g.empty()) copies.push_back(g);
+  }
+  if (copies.empty() || (copies.size() == 1 && tied == nullptr)) return;
+  for (std::size_t i = 1; i < copies.size(); ++i) backend.accumulate(copies.front(), copies[i]);
+  if (tied != nullptr) tied->allreduce_sum(copies.front());
+  for (std::size_t i = 1; i < copies.size(); ++i) backend.copy(copies[i], copies.front());
+}
+
+void reduce_data_parallel(std::vector<Chunk>& chunks, Transport& data) {
+  if (data.size() == 1) return;
+  for (Chunk& c : chunks) {
+    for (std::size_t i = 0; i < c.state->tensor_count(); ++i) data.allreduce_sum(c.state->gradient(i));
+  }
+}
+
+// The squared gradient norm of the whole model: every tensor once (the head's wte copy is the
+// embedding's), summed over the pipeline.
+double global_squared_norm(std::vector<Chunk>& chunks, Transport& pipeline) {
+  double sum = 0;
+  for (Chunk& c : chunks) sum += c.state->squared_grad_norm(c.holds_tied_copy() ? "wte.weight" : "");
+  pipeline.allreduce_sum(&sum, 1);
+  return sum;
+}
+
+}  // namespace pp

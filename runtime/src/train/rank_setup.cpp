@@ -1,0 +1,92 @@
+#include "train/rank_setup.h"
+
+#include <fmt/format.h>
+
+#include "pp/error.h"
+#include "pp/runtime/mpi_transport.h"
+#ifdef PP_WITH_CUDA
+#include "cuda/cuda_backend.h"
+#endif
+
+namespace pp {
+
+void check_layout(const TrainOptions& o, const Transport& world) {
+  const Layout& l = o.plan.layout;
+  if (l.tp != 1) {
+    throw_invalid(fmt::format("pp run executes plans with tp 1 (this plan has tp {})", l.tp));
+  }
+  if (world.size() != l.pp * l.dp) {
+    throw_invalid(fmt::format("the plan needs pp x dp = {} x {} = {} ranks, the job has {} "
+                              "(mpirun -np {})",
+                              l.pp, l.dp, l.pp * l.dp, world.size(), l.pp * l.dp));
+  }
+  const int head = o.model.layers + 1;
+  if (o.plan.stages.empty() || o.plan.stages.front().first_layer != 0 ||
+      o.plan.stages.back().last_layer != head) {
+    throw_invalid(fmt::format("the plan covers layers {}..{}, model '{}' has 0..{} (embedding, {} "
+                              "blocks, head): plan for this model",
+                              o.plan.stages.empty() ? 0 : o.plan.stages.front().first_layer,
+                              o.plan.stages.empty() ? 0 : o.plan.stages.back().last_layer,
+                              o.model.name, head, o.model.layers));
+  }
+  for (std::size_t i = 1; i < o.plan.stages.size(); ++i) {
+    if (o.plan.stages[i].first_layer != o.plan.stages[i - 1].last_layer + 1) {
+      throw_invalid(fmt::format("the plan's stage {} starts at layer {}, but stage {} ends at layer {}: "
+                                "stages must cover the layers in order, each once",
+                                i, o.plan.stages[i].first_layer, i - 1, o.plan.stages[i - 1].last_layer));
+    }
+  }
+  if (o.plan.global_batch != l.dp * l.microbatch_size * l.microbatches) {
+    throw_invalid(fmt::format("the plan's global batch {} is not dp x micro-batch size x "
+                              "micro-batches = {}",
+                              o.plan.global_batch, l.dp * l.microbatch_size * l.microbatches));
+  }
+  if (o.plan.seq_len > o.model.max_positions) {
+    throw_invalid(fmt::format("the plan's sequence length {} exceeds the model's {} positions",
+                              o.plan.seq_len, o.model.max_positions));
+  }
+}
+
+std::unique_ptr<Backend> make_backend(ComputeDevice device, bool allow_tf32) {
+  if (device == ComputeDevice::kCpu) return make_cpu_backend();
+#ifdef PP_WITH_CUDA
+  const NodePlace node = mpi_node_place();
+  return cuda::make_cuda_backend(node.rank, node.size, allow_tf32);
+#else
+  (void)allow_tf32;
+  throw_invalid("--device cuda: this pp was built without CUDA");
+#endif
+}
+
+Groups make_groups(Transport& world, const Schedule& schedule, int stage, int replica, Watchdog* dog,
+                   Backend& backend, TransportKind kind) {
+  const auto fit = [&](std::unique_ptr<Transport> group) { return backend.transport_for(std::move(group), kind); };
+  Groups g;
+  g.pipeline = watched(fit(world.split(replica, stage)), dog, "pipeline", "stage");
+  g.data = watched(fit(world.split(stage, replica)), dog, "data-parallel", "replica");
+  const StageMap map = make_stage_map(schedule);
+  const int first = map.rank_of_stage.front();
+  const int last = map.rank_of_stage.back();
+  const bool holds_tied = first != last && (stage == first || stage == last);
+  g.tied = watched(fit(world.split(holds_tied ? replica : -1, stage)), dog, "tied-embedding", "stage");
+  return g;
+}
+
+std::vector<Chunk> make_chunks(const TrainOptions& o, const Schedule& schedule, int stage, Backend& backend) {
+  std::vector<Chunk> chunks;
+  const Layout& l = o.plan.layout;
+  for (int c = 0; c < schedule.chunks_per_rank; ++c) {
+    Chunk chunk;
+    chunk.stage = schedule.placement[stage][c];
+    const StagePlan& s = o.plan.stages.at(chunk.stage);
+    chunk.first_layer = s.first_layer;
+    chunk.last_layer = s.last_layer;
+    chunk.state = backend.make_chunk({&o.model, s.first_layer, s.last_layer, l.microbatch_size, o.plan.seq_len,
+                                      l.checkpoint_interval, o.adamw, o.init_seed});
+    if (!o.load.empty()) chunk.state->load(o.load, false);
+    chunks.push_back(std::move(chunk));
+  }
+  return chunks;
+}
+
+}  // namespace pp
