@@ -272,6 +272,7 @@ StepRecord Executor::run_step(const StepInputs& inputs,
   s.finish_sends();
   s.release_all();
   // Read after the last action: on a GPU each read waits for the device.
+  if (s.setup.drain && !s.losses_to_read.empty()) s.setup.drain();
   for (const auto& [chunk, mb] : s.losses_to_read) s.record.loss_sum += s.setup.chunks[chunk]->loss_sum(mb);
   s.losses_to_read.clear();
   return std::move(s.record);

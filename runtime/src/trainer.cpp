@@ -14,6 +14,7 @@
 
 #include "pp/error.h"
 #include "pp/file_io.h"
+#include "pp/issue_order.h"
 #include "pp/lowering.h"
 #include "pp/runtime/backend.h"
 #include "pp/runtime/executor.h"
@@ -40,8 +41,6 @@ class Run {
  public:
   Run(const TrainOptions& o, Transport& world, Watchdog* dog) : o_(o), world_(world), dog_(dog) {
     check_layout(o, world);
-    backend_ = choose_backend(o.backend, gather_machine_facts(world));
-    if (world.rank() == 0 && o.progress) fmt::print(stderr, "pp run: {}\n", backend_.reason);
     const Layout& l = o.plan.layout;
     stage_ = world.rank() / l.dp;
     replica_ = world.rank() % l.dp;
@@ -52,6 +51,10 @@ class Run {
       throw_invalid(fmt::format("the plan's schedule is too large to run ({})", e.what()));
     }
     schedule_ = lower_communication(generate_schedule(l.schedule, spec));
+    const IssueOrderVerdict nccl_order = check_grouped_rendezvous(schedule_);
+    backend_ = choose_backend(o.backend, gather_machine_facts(world),
+                              {l.schedule, nccl_order.completes, nccl_order.stuck});
+    if (world.rank() == 0 && o.progress) fmt::print(stderr, "pp run: {}\n", backend_.reason);
     data_ = std::make_unique<TokenData>(TokenData::open(o.data));
     if (world.rank() == 0) {
       data_->check_vocabulary(o.model.vocab);
@@ -71,6 +74,7 @@ class Run {
     setup.microbatch_size = l.microbatch_size;
     setup.seq_len = o.plan.seq_len;
     setup.recv_lookahead = o.recv_lookahead;
+    setup.drain = [this] { drain_device(); };
     executor_ = std::make_unique<Executor>(std::move(setup));
   }
 
@@ -87,7 +91,7 @@ class Run {
       const auto start = std::chrono::steady_clock::now();
       dog_->arm(true);
       StepRecord record = one_step(step);
-      backend_impl_->synchronize();  // the step's device work is done before it is timed
+      drain_device();  // the step's device work is done before it is timed
       double loss = record.loss_sum;
       world_.allreduce_sum(&loss, 1);
       loss /= double(o_.plan.global_batch) * o_.plan.seq_len;
@@ -145,6 +149,7 @@ class Run {
   // The norm is taken even without clipping: a non-finite gradient stops the run before it can
   // reach the weights (and from there a checkpoint). Every rank of the pipeline sees the same sum.
   void optimizer_step() {
+    drain_device();  // the reductions' transfers, watched, before the norm reads the gradients
     const double squared_norm = global_squared_norm(chunks_, *groups_.pipeline);
     if (!std::isfinite(squared_norm)) {
       throw_runtime(fmt::format("the gradients became non-finite at step {}: training diverged (a lower --lr, "
@@ -154,6 +159,14 @@ class Run {
     }
     const float scale = o_.grad_clip > 0 ? clip_scale(squared_norm, o_.grad_clip) : 1.0f;
     for (Chunk& c : chunks_) c.state->optimizer_step(scale);
+  }
+
+  // Waits for the device's queued work under the watchdog: on a GPU a stuck transfer (a dead peer,
+  // a lost message) shows only here, since the transports' waits return at once.
+  void drain_device() {
+    dog_->waiting("the GPU's queued work (the step's compute and transfers)");
+    backend_impl_->synchronize();
+    dog_->progressed();
   }
 
   void report(int step, double loss, double ms) const {

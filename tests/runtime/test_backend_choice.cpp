@@ -25,9 +25,9 @@ MachineFacts gpu_node(int gpus, int ranks, bool can_train = true) {
   return m;
 }
 
-std::string error_of(const BackendRequest& r, const MachineFacts& m) {
+std::string error_of(const BackendRequest& r, const MachineFacts& m, const pp::ScheduleFacts& s = {}) {
   try {
-    pp::choose_backend(r, m);
+    pp::choose_backend(r, m, s);
   } catch (const pp::Error& e) {
     EXPECT_EQ(e.category(), pp::ErrorCategory::kInvalidInput);
     return e.what();
@@ -70,6 +70,14 @@ TEST(BackendChoice, AutoStaysOnTheCpuWhileCudaIsNotTheDefault) {
   EXPECT_EQ(c.device, ComputeDevice::kCpu);
   EXPECT_NE(c.reason.find("pass --device cuda"), std::string::npos) << c.reason;
   EXPECT_EQ(pp::choose_backend({"cuda", "auto"}, m).device, ComputeDevice::kCuda);
+}
+
+TEST(BackendChoice, SchedulesThatDeadlockNcclAreStagedOrRefused) {
+  const pp::ScheduleFacts interleaved{"interleaved", false, "rank 0 waits in the group [...]"};
+  const auto c = pp::choose_backend({}, gpu_node(8, 8), interleaved);
+  EXPECT_EQ(c.transport, TransportKind::kStagedMpi);
+  EXPECT_NE(c.reason.find("deadlock"), std::string::npos) << c.reason;
+  EXPECT_NE(error_of({"cuda", "nccl"}, gpu_node(8, 8), interleaved).find("would deadlock NCCL"), std::string::npos);
 }
 
 TEST(BackendChoice, RefusesWhatTheMachineCannotServeNamingTheFlag) {

@@ -53,9 +53,22 @@ done
 plan recompute-pp2 2 --pp 2 --microbatch-size 2 --schedule 1f1b --ckpt-interval 1 &&
   run gpu-recompute-pp2 2 recompute-pp2 --device cuda --transport mpi && same_weights gpu-recompute-pp2 gpu "$TOL"
 
+gpus=$(nvidia-smi -L 2>/dev/null | wc -l)
+# With a GPU per rank: NCCL for the schedules whose lowered order it can carry, against one GPU
+# rank; interleaved goes to the staged transport on its own (its order would deadlock NCCL).
+if [ "${gpus:-0}" -ge 4 ]; then
+  for name in gpipe 1f1b zb-h1; do
+    run "nccl-$name-pp4" 4 "$name-pp4" --device cuda --transport nccl && same_weights "nccl-$name-pp4" gpu "$TOL"
+  done
+  if run auto-interleaved-pp4 4 interleaved-pp4 --device cuda; then
+    python3 -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["transport"] == "mpi-staged" else 1)' \
+      "$TMP/auto-interleaved-pp4.out" && ok "interleaved is staged, not put on nccl" ||
+      not_ok "interleaved is staged, not put on nccl" "$(head -c 300 "$TMP/auto-interleaved-pp4.out")"
+  fi
+fi
+
 # NCCL refuses two ranks on one GPU: pp says so before it starts (exit 2), where the node has
 # fewer GPUs than ranks.
-gpus=$(nvidia-smi -L 2>/dev/null | wc -l)
 if [ "${gpus:-0}" -lt 2 ]; then
   plan pp2 2 --pp 2 --microbatch-size 2 --schedule 1f1b --ckpt-interval 0
   timeout 120 mpirun -np 2 "$PP" run --plan "$TMP/pp2.json" --data "$TMP/tokens.bin" --steps 1 --device cuda \

@@ -5,8 +5,10 @@
 // whose previous stage lives on another rank, a SEND_B. Receives are placed where the data is
 // consumed, except that per ordered pair of ranks the receives are put in the order of the sends:
 // the receive of message i goes before the earliest consumer of messages i, i+1, ... . Matching
-// in order is what MPI (per source and tag) and NCCL (per peer) do, so no tags are needed and an
-// in-order transport cannot deadlock. Dependencies between chunks of the same rank need no message.
+// in order is what MPI (per source and tag) and NCCL (per peer) do, so no tags are needed and a
+// transport whose sends never wait for their receiver (MPI's isend) cannot deadlock. Rendezvous
+// sends issued in list order (NCCL) can, for some schedules: see issue_order.h. Dependencies
+// between chunks of the same rank need no message.
 
 #include "pp/schedule.h"
 

@@ -56,8 +56,8 @@ std::size_t total_count(const ParameterSet& p) {
 
 class CudaChunk : public TrainableChunk {
  public:
-  CudaChunk(const ChunkSpec& s, DeviceContext* device, LtMatmul* matmul)
-      : host_(initialised_gpt2_parameters(*s.model, s.first_layer, s.last_layer, s.init_seed)), optimizer_host_(host_, s.adamw), options_(s.adamw), device_(device),
+  CudaChunk(const ChunkSpec& s, DeviceContext* device, LtMatmul* matmul, std::vector<CudaChunk*>* registry)
+      : registry_(registry), host_(initialised_gpt2_parameters(*s.model, s.first_layer, s.last_layer, s.init_seed)), optimizer_host_(host_, s.adamw), options_(s.adamw), device_(device),
         values_(total_count(host_)), grads_(total_count(host_)), exp_avg_(total_count(host_)),
         exp_avg_sq_(total_count(host_)), adamw_(host_.tensors.size()), norm_list_(host_.tensors.size()),
         norm_scratch_(squared_norm_scratch_doubles(static_cast<int>(host_.tensors.size()))), norm_total_(1) {
@@ -80,7 +80,11 @@ class CudaChunk : public TrainableChunk {
     model_ = std::make_unique<CudaStageModel>(
         CudaStageSpec{*s.model, s.first_layer, s.last_layer, s.microbatch_size, s.seq_len, s.checkpoint_interval},
         tensors, device, matmul);
+    registry_->push_back(this);
   }
+  ~CudaChunk() override { registry_->erase(std::find(registry_->begin(), registry_->end(), this)); }
+  CudaChunk(const CudaChunk&) = delete;
+  CudaChunk& operator=(const CudaChunk&) = delete;
 
   StageCompute& compute() override { return *model_; }
   std::size_t tensor_count() const override { return host_.tensors.size(); }
@@ -157,8 +161,8 @@ class CudaChunk : public TrainableChunk {
     return refs;
   }
 
-  std::size_t device_bytes() const { return 4 * values_.size() * sizeof(float); }
-  std::size_t peak_activation_bytes() const { return model_->peak_activation_bytes(); }
+  // Weights, gradients and AdamW state (16 bytes per parameter) and the stage's activation pool.
+  std::size_t device_bytes() const { return 4 * values_.size() * sizeof(float) + model_->activation_bytes_held(); }
 
  private:
   template <class T>
@@ -198,6 +202,7 @@ class CudaChunk : public TrainableChunk {
     PP_CUDA_CHECK(cudaStreamSynchronize(s));
   }
 
+  std::vector<CudaChunk*>* registry_;  // the backend's list of live chunks
   ParameterSet host_;       // names, shapes; values as of the last upload or download
   AdamW optimizer_host_;    // the state's names and checks for loading (its values are unused)
   AdamWOptions options_;
@@ -225,12 +230,11 @@ class CudaBackend : public Backend {
         staging_(&device_) {}
 
   std::unique_ptr<TrainableChunk> make_chunk(const ChunkSpec& spec) override {
-    auto chunk = std::make_unique<CudaChunk>(spec, &device_, &matmul_);
-    chunks_.push_back(chunk.get());
+    auto chunk = std::make_unique<CudaChunk>(spec, &device_, &matmul_, &chunks_);
     return chunk;
   }
   std::unique_ptr<BufferPool> activation_pool(std::size_t floats) override {
-    return std::make_unique<DeviceBufferPool>(floats);
+    return std::make_unique<DeviceBufferPool>(floats, &message_bytes_);
   }
   void accumulate(const Buffer& y, const Buffer& x) override {
     check(y, x);
@@ -255,12 +259,14 @@ class CudaBackend : public Backend {
     }
     throw Error(ErrorCategory::kInternal, "device memory cannot cross plain MPI: stage it or use NCCL");
   }
-  void synchronize() override { PP_CUDA_CHECK(cudaStreamSynchronize(device_.compute())); }
-  double peak_memory_bytes() const override {
-    double bytes = 0;
-    for (const CudaChunk* c : chunks_) bytes += double(c->device_bytes() + c->peak_activation_bytes());
-    return bytes;
+  // Also samples the device memory held for the model, whose peak peak_memory_bytes() reports.
+  void synchronize() override {
+    PP_CUDA_CHECK(cudaStreamSynchronize(device_.compute()));
+    double bytes = double(message_bytes_ + matmul_.options().workspace_bytes);
+    for (const CudaChunk* c : chunks_) bytes += double(c->device_bytes());
+    peak_bytes_ = std::max(peak_bytes_, bytes);
   }
+  double peak_memory_bytes() const override { return peak_bytes_; }
   std::string describe() const override {
     return fmt::format("{} (cuda:{}), float32{}", device_.name(), device_.device(),
                        matmul_.options().allow_tf32 ? " with TF32 matrix products" : "");
@@ -275,7 +281,9 @@ class CudaBackend : public Backend {
   DeviceContext device_;
   LtMatmul matmul_;
   PinnedStaging staging_;
-  std::vector<CudaChunk*> chunks_;  // not owned: for memory reports while they live
+  std::vector<CudaChunk*> chunks_;  // not owned: each chunk is listed while it lives
+  std::size_t message_bytes_ = 0;   // held by the executor's buffer pools
+  double peak_bytes_ = 0;
 };
 
 }  // namespace

@@ -51,8 +51,8 @@ struct CudaStageModel::Impl {
   LayerContext ctx;
   DeviceFloatPool pool;
   LtMatmul* matmul = nullptr;
-  const DeviceTensor* wte = nullptr;  // embedding stages
-  const DeviceTensor* wpe = nullptr;
+  bool embedding = false;  // the stage holds layer 0
+  DeviceTensor wte, wpe;   // embedding stages (copies: the caller's map does not outlive the constructor)
   std::vector<BlockParams> blocks;
   std::vector<bool> recomputed;
   std::unique_ptr<HeadParams> head;
@@ -77,10 +77,9 @@ struct CudaStageModel::Impl {
   // The stage input into a pooled buffer: the embedding of the tokens, or a copy of the input.
   DeviceFloats stage_input(Microbatch* st, const std::int32_t* tokens, const Buffer& input) {
     DeviceFloats x = pool.take(floats());
-    if (wte != nullptr) {
+    if (embedding) {
       if (tokens == nullptr) internal("an embedding stage's forward needs tokens");
-      check_ids(tokens, static_cast<std::size_t>(ctx.rows()), spec.model.vocab, "token");
-      embedding_forward(ctx, *wte, *wpe, tokens, &st->tokens, x.data);
+      embedding_forward(ctx, wte, wpe, tokens, &st->tokens, x.data);
     } else {
       if (input.empty() || input.space() != MemorySpace::kDevice) internal("a CUDA stage needs a device input");
       PP_CUDA_CHECK(cudaMemcpyAsync(x.data, input.address(), input.bytes(), cudaMemcpyDeviceToDevice, ctx.stream));
@@ -125,14 +124,25 @@ CudaStageModel::CudaStageModel(const CudaStageSpec& spec, const std::map<std::st
   if (model.heads < 1 || model.hidden % model.heads != 0) {
     throw_invalid(fmt::format("{} heads do not divide the hidden size {}", model.heads, model.hidden));
   }
+  if (spec.microbatch_size < 1 || spec.seq_len < 1 || spec.seq_len > model.max_positions) {
+    throw_invalid(fmt::format("micro-batch size {} and sequence length {} (at most {}) must be positive",
+                              spec.microbatch_size, spec.seq_len, model.max_positions));
+  }
+  if (spec.checkpoint_interval < 0) throw_invalid("the checkpoint interval must be 0 or more");
+  const int head_dim = static_cast<int>(model.hidden) / model.heads;
+  if (head_dim != 16 && head_dim != 32 && head_dim != 64 && head_dim != 128) {
+    throw_invalid(fmt::format("the GPU's attention takes head dimensions 16, 32, 64 or 128, not {} (hidden {} / {} heads)",
+                              head_dim, model.hidden, model.heads));
+  }
   Impl& m = *impl_;
   m.spec = spec;
   m.matmul = matmul;
   m.ctx = {matmul, &m.pool, device->compute(), spec.microbatch_size, spec.seq_len, static_cast<int>(model.hidden),
            model.heads, static_cast<int>(model.vocab)};
   if (spec.first_layer == 0) {
-    m.wte = &at(tensors, "wte.weight");
-    m.wpe = &at(tensors, "wpe.weight");
+    m.embedding = true;
+    m.wte = at(tensors, "wte.weight");
+    m.wpe = at(tensors, "wpe.weight");
   }
   const int k = spec.checkpoint_interval;
   for (int layer = std::max(spec.first_layer, 1); layer <= std::min(spec.last_layer, model.layers); ++layer) {
@@ -153,21 +163,23 @@ CudaStageModel::~CudaStageModel() {
   }
 }
 
-bool CudaStageModel::has_embedding() const { return impl_->wte != nullptr; }
+bool CudaStageModel::has_embedding() const { return impl_->embedding; }
 bool CudaStageModel::has_head() const { return impl_->head != nullptr; }
 std::size_t CudaStageModel::activation_floats() const { return impl_->floats(); }
 std::size_t CudaStageModel::cached_bytes() const { return impl_->pool.in_use_bytes(); }
-std::size_t CudaStageModel::peak_activation_bytes() const { return impl_->pool.peak_in_use_bytes(); }
+std::size_t CudaStageModel::activation_bytes_held() const { return impl_->pool.held_bytes(); }
 
 void CudaStageModel::forward(int mb, const std::int32_t* tokens, const Buffer& input, const std::int32_t* targets,
                              const Buffer& output) {
   Impl& m = *impl_;
+  const auto rows = static_cast<std::size_t>(m.ctx.rows());
+  if (m.embedding && tokens != nullptr) check_ids(tokens, rows, m.spec.model.vocab, "token");
+  if (m.head && targets != nullptr) check_ids(targets, rows, m.spec.model.vocab, "target");
   Microbatch& st = m.live[mb];
   if (st.forward_done) internal(fmt::format("a second forward of live micro-batch {}", mb));
   DeviceFloats x = m.blocks_forward(&st, m.stage_input(&st, tokens, input));
   if (m.head) {
     if (targets == nullptr) internal("a head stage's forward needs targets");
-    check_ids(targets, static_cast<std::size_t>(m.ctx.rows()), m.spec.model.vocab, "target");
     m.pool.give(&st.head.x);
     st.head.x = x;
     head_forward(m.ctx, *m.head, targets, &st.head);
@@ -200,7 +212,7 @@ void CudaStageModel::backward_input(int mb, const Buffer& grad_output, float los
                                   m.ctx.stream));
   }
   m.blocks_backward_input(&st, d.data);
-  if (m.wte != nullptr) {
+  if (m.embedding) {
     st.d_embedding = d;  // for W
   } else {
     if (grad_input.empty() || grad_input.space() != MemorySpace::kDevice) internal("a CUDA stage needs a device grad_input");
@@ -217,7 +229,7 @@ void CudaStageModel::backward_weight(int mb) {
   if (!st.input_done) internal(fmt::format("backward_weight of micro-batch {} before its backward_input", mb));
   if (m.head) head_backward_weight(m.ctx, *m.head, st.head);
   for (std::size_t i = m.blocks.size(); i-- > 0;) block_backward_weight(m.ctx, m.blocks[i], st.blocks[i]);
-  if (m.wte != nullptr) embedding_backward_weight(m.ctx, *m.wte, *m.wpe, st.tokens, st.d_embedding.data);
+  if (m.embedding) embedding_backward_weight(m.ctx, m.wte, m.wpe, st.tokens, st.d_embedding.data);
   m.release(&st);  // the loss sum stays until the next forward of this id
 }
 

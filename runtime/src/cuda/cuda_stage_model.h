@@ -44,7 +44,8 @@ class CudaStageModel : public StageCompute {
   std::size_t activation_floats() const override;
   std::size_t cached_bytes() const override;  // device bytes of the live micro-batches' caches
 
-  std::size_t peak_activation_bytes() const;  // the pool's peak in use
+  // Device bytes the stage's pool holds (its peak in use, kept for reuse by the next steps).
+  std::size_t activation_bytes_held() const;
 
  private:
   struct Impl;

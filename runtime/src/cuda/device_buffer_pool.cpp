@@ -10,6 +10,7 @@ namespace pp::cuda {
 
 DeviceBufferPool::~DeviceBufferPool() {
   for (void* slab : slabs_) cudaFree(slab);
+  if (bytes_held_ != nullptr) *bytes_held_ -= slab_bytes_;
 }
 
 void DeviceBufferPool::add_slab(std::size_t buffers) {
@@ -18,6 +19,8 @@ void DeviceBufferPool::add_slab(std::size_t buffers) {
   void* slab = nullptr;
   PP_CUDA_CHECK(cudaMalloc(&slab, stride * buffers));
   slabs_.push_back(slab);
+  slab_bytes_ += stride * buffers;
+  if (bytes_held_ != nullptr) *bytes_held_ += stride * buffers;
   for (std::size_t i = 0; i < buffers; ++i) {
     spare_.push_back(reinterpret_cast<float*>(static_cast<char*>(slab) + i * stride));
   }

@@ -1,8 +1,8 @@
 #pragma once
 // The CUDA backend's BufferPool: activation-sized buffers in device memory, carved from slabs
 // allocated with cudaMalloc when the pool first runs short (so the first step allocates, later
-// steps of the same schedule do not: no cudaMalloc or cudaFree inside a step). reserve() sizes it
-// up front from the plan's in-flight count.
+// steps of the same schedule do not: no cudaMalloc or cudaFree inside a step). reserve() can size
+// it up front.
 //
 // Reuse is safe without host waits because every use of a buffer is ordered on the compute stream
 // (transfers on the communication stream are ordered back to it with events before release).
@@ -15,7 +15,9 @@ namespace pp::cuda {
 
 class DeviceBufferPool : public BufferPool {
  public:
-  explicit DeviceBufferPool(std::size_t buffer_floats) : floats_(buffer_floats) {}
+  // `bytes_held` (optional) is kept up to date with the device bytes this pool holds.
+  explicit DeviceBufferPool(std::size_t buffer_floats, std::size_t* bytes_held = nullptr)
+      : floats_(buffer_floats), bytes_held_(bytes_held) {}
   ~DeviceBufferPool() override;
   DeviceBufferPool(const DeviceBufferPool&) = delete;
   DeviceBufferPool& operator=(const DeviceBufferPool&) = delete;
@@ -38,6 +40,8 @@ class DeviceBufferPool : public BufferPool {
   std::vector<float*> spare_;
   std::size_t allocated_ = 0;
   std::size_t peak_ = 0;
+  std::size_t* bytes_held_ = nullptr;
+  std::size_t slab_bytes_ = 0;
 };
 
 }  // namespace pp::cuda

@@ -26,12 +26,13 @@ ComputeDevice choose_device(const std::string& device, const MachineFacts& m) {
   return ComputeDevice::kCuda;
 }
 
-TransportKind choose_transport(const std::string& transport, ComputeDevice device, const MachineFacts& m) {
+TransportKind choose_transport(const std::string& transport, ComputeDevice device, const MachineFacts& m,
+                               const ScheduleFacts& schedule) {
   const bool gpu_each = m.gpus_per_node >= m.ranks_per_node;
   if (transport == "mpi") return device == ComputeDevice::kCuda ? TransportKind::kStagedMpi : TransportKind::kMpi;
   if (transport == "auto") {
     if (device == ComputeDevice::kCpu) return TransportKind::kMpi;
-    return m.nccl_built && gpu_each ? TransportKind::kNccl : TransportKind::kStagedMpi;
+    return m.nccl_built && gpu_each && schedule.nccl_safe ? TransportKind::kNccl : TransportKind::kStagedMpi;
   }
   if (transport != "nccl") throw_invalid(fmt::format("--transport {}: expected auto, mpi or nccl", transport));
   if (device != ComputeDevice::kCuda) throw_invalid("--transport nccl moves device memory: it needs --device cuda");
@@ -41,19 +42,30 @@ TransportKind choose_transport(const std::string& transport, ComputeDevice devic
                               "one GPU; use --transport mpi (staged through host memory) or fewer ranks per node",
                               m.ranks_per_node, m.gpus_per_node));
   }
+  if (!schedule.nccl_safe) {
+    throw_invalid(fmt::format("--transport nccl: the {} schedule's send/receive order would deadlock NCCL, whose "
+                              "sends wait for their receives ({}); use --transport mpi",
+                              schedule.name, schedule.nccl_stuck));
+  }
   return TransportKind::kNccl;
 }
 
 }  // namespace
 
-BackendChoice choose_backend(const BackendRequest& request, const MachineFacts& machine) {
+BackendChoice choose_backend(const BackendRequest& request, const MachineFacts& machine,
+                             const ScheduleFacts& schedule) {
   BackendChoice choice;
   choice.device = choose_device(request.device, machine);
-  choice.transport = choose_transport(request.transport, choice.device, machine);
+  choice.transport = choose_transport(request.transport, choice.device, machine, schedule);
   choice.reason = choice.device == ComputeDevice::kCpu
                       ? fmt::format("cpu with {}", to_string(choice.transport))
                       : fmt::format("cuda with {}: up to {} ranks and at least {} GPU(s) per node",
                                     to_string(choice.transport), machine.ranks_per_node, machine.gpus_per_node);
+  if (choice.transport == TransportKind::kStagedMpi && request.transport == "auto" && !schedule.nccl_safe &&
+      machine.nccl_built && machine.gpus_per_node >= machine.ranks_per_node) {
+    choice.reason += fmt::format(" (not nccl: the {} schedule's order would deadlock its rendezvous sends)",
+                                 schedule.name);
+  }
   if (request.device == "auto" && choice.device == ComputeDevice::kCpu && machine.gpus_per_node > 0) {
     choice.reason += fmt::format(" (GPUs present, but {})",
                                  machine.cuda_training ? machine.cuda_default_gap : machine.cuda_training_gap);

@@ -36,6 +36,14 @@ struct MachineFacts {
   int ranks_per_node = 1;        // the most ranks on any node of the job
 };
 
+// What the run's lowered schedule allows (issue_order.h): NCCL issues its sends and receives in
+// list order with rendezvous sends, which some lowered lists (interleaved 1F1B's) deadlock.
+struct ScheduleFacts {
+  std::string name;           // the schedule's, for messages
+  bool nccl_safe = true;      // check_grouped_rendezvous(lowered).completes
+  std::string nccl_stuck;     // where it would wait forever, when not
+};
+
 struct BackendChoice {
   ComputeDevice device = ComputeDevice::kCpu;
   TransportKind transport = TransportKind::kMpi;
@@ -43,8 +51,10 @@ struct BackendChoice {
 };
 
 // Throws pp::Error(kInvalidInput) naming the flag for a value outside the lists above or a request
-// the machine cannot serve (--device cuda without a GPU, --transport nccl with shared GPUs).
-BackendChoice choose_backend(const BackendRequest& request, const MachineFacts& machine);
+// the machine or the schedule cannot serve (--device cuda without a GPU, --transport nccl with
+// shared GPUs or with a schedule whose lowered order deadlocks NCCL: auto stages those instead).
+BackendChoice choose_backend(const BackendRequest& request, const MachineFacts& machine,
+                             const ScheduleFacts& schedule = {});
 
 // The facts of the whole job: each rank probes its node's GPUs and counts its node's ranks; rank
 // 0 reduces them and every rank gets the same answer. Collective over `world`.

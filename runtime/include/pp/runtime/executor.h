@@ -30,6 +30,7 @@ struct ExecutorSetup {
   int microbatch_size = 1;             // b
   int seq_len = 1;                     // T
   int recv_lookahead = 8;              // receives posted ahead of their use
+  std::function<void()> drain;         // optional: waits for the backend's queued work (before losses are read)
 };
 
 struct StepInputs {
