@@ -24,6 +24,9 @@ DeviceReport probe_devices() {
     if (cudaGetDeviceProperties(&props, d) == cudaSuccess) {
       report.detail += fmt::format("{}{}: {} ({:.0f} GiB)", d ? ", " : "", d, props.name,
                                    props.totalGlobalMem / double(1 << 30));
+      std::string id;
+      for (char byte : props.uuid.bytes) id += fmt::format("{:02x}", static_cast<unsigned char>(byte));
+      report.ids.push_back(id);
     }
   }
   if (count == 0) report.detail = "no CUDA device";

@@ -116,7 +116,7 @@ std::unique_ptr<Backend> profiling_backend(const ProfilerOptions& o) {
   if (o.device == "cpu") return make_cpu_backend();
   if (o.device != "cuda") throw_invalid(fmt::format("--device {}: expected cpu or cuda", o.device));
 #ifdef PP_WITH_CUDA
-  return cuda::make_cuda_backend(0, 1, o.allow_tf32);
+  return cuda::make_cuda_backend(0, o.allow_tf32);
 #else
   throw_invalid("--device cuda: this pp was built without CUDA");
 #endif

@@ -94,4 +94,19 @@ TEST(BackendChoice, RefusesWhatTheMachineCannotServeNamingTheFlag) {
   EXPECT_NE(error_of({"cuda", "nccl"}, no_nccl).find("without NCCL"), std::string::npos);
 }
 
+TEST(BackendChoice, GpusAreCountedPerNodeByIdentity) {
+  // Four ranks on a node, each seeing only its own GPU (CUDA_VISIBLE_DEVICES): four GPUs.
+  auto c = pp::count_per_node({{"a", {"g0"}}, {"a", {"g1"}}, {"a", {"g2"}}, {"a", {"g3"}}});
+  EXPECT_EQ(c.gpus_per_node, 4);
+  EXPECT_EQ(c.ranks_per_node, 4);
+  // Four ranks seeing the same one GPU: one GPU shared by four ranks.
+  c = pp::count_per_node({{"a", {"g0"}}, {"a", {"g0"}}, {"a", {"g0"}}, {"a", {"g0"}}});
+  EXPECT_EQ(c.gpus_per_node, 1);
+  // Two nodes: the fewest GPUs and the most ranks of any node; no GPU at all is 0.
+  c = pp::count_per_node({{"a", {"g0", "g1"}}, {"a", {"g0", "g1"}}, {"b", {"h0"}}, {"b", {"h0"}}, {"b", {"h0"}}});
+  EXPECT_EQ(c.gpus_per_node, 1);
+  EXPECT_EQ(c.ranks_per_node, 3);
+  EXPECT_EQ(pp::count_per_node({{"a", {}}, {"a", {}}}).gpus_per_node, 0);
+}
+
 }  // namespace

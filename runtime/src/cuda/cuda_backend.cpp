@@ -224,8 +224,8 @@ class CudaChunk : public TrainableChunk {
 
 class CudaBackend : public Backend {
  public:
-  CudaBackend(int node_rank, int node_size, bool allow_tf32)
-      : device_(node_rank, node_size),
+  CudaBackend(int node_rank, bool allow_tf32)
+      : device_(node_rank),
         matmul_(LtMatmulOptions{allow_tf32, true, std::size_t{32} << 20}),
         staging_(&device_) {}
 
@@ -288,8 +288,8 @@ class CudaBackend : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cuda_backend(int node_rank, int node_size, bool allow_tf32) {
-  return std::make_unique<CudaBackend>(node_rank, node_size, allow_tf32);
+std::unique_ptr<Backend> make_cuda_backend(int node_rank, bool allow_tf32) {
+  return std::make_unique<CudaBackend>(node_rank, allow_tf32);
 }
 
 }  // namespace pp::cuda

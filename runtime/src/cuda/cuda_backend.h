@@ -7,6 +7,7 @@
 
 namespace pp::cuda {
 
-std::unique_ptr<Backend> make_cuda_backend(int node_rank, int node_size, bool allow_tf32);
+// node_rank: the rank's place among its node's ranks (mpi_node_place().rank); 0 for one process.
+std::unique_ptr<Backend> make_cuda_backend(int node_rank, bool allow_tf32);
 
 }  // namespace pp::cuda

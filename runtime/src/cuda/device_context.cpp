@@ -10,14 +10,13 @@ namespace {
 constexpr std::size_t kOrderingEvents = 64;  // more than the orderings pending at once
 }  // namespace
 
-DeviceContext::DeviceContext(int node_local_rank, int node_local_size) {
+DeviceContext::DeviceContext(int node_local_rank) {
   const cudaError_t status = cudaGetDeviceCount(&devices_);
   if (status != cudaSuccess || devices_ == 0) {
     throw_invalid(fmt::format("--device cuda: no usable CUDA device here ({}); use --device cpu",
                               status != cudaSuccess ? cudaGetErrorString(status) : "none found"));
   }
   device_ = node_local_rank % devices_;
-  shared_ = node_local_size > devices_;
   PP_CUDA_CHECK(cudaSetDevice(device_));
   cudaDeviceProp props{};
   PP_CUDA_CHECK(cudaGetDeviceProperties(&props, device_));

@@ -3,9 +3,10 @@
 // and communication (transfers and NCCL). Work is ordered between them with events, never by
 // waiting on the host.
 //
-// The GPU is chosen from the rank's place on its node: device = node-local rank % devices, so
-// under mpirun or srun each rank of a node takes the next GPU, and more ranks than GPUs share them
-// (round robin; only transports that stage through the host may be used then).
+// The GPU is chosen from the rank's place on its node: device = node-local rank % visible devices,
+// so under mpirun or srun each rank of a node takes the next GPU, more ranks than GPUs share them
+// (round robin; only transports that stage through the host may be used then), and a rank that
+// sees one GPU (CUDA_VISIBLE_DEVICES per rank) takes that one.
 #include <cuda_runtime.h>
 
 #include <memory>
@@ -17,7 +18,7 @@ namespace pp::cuda {
 class DeviceContext {
  public:
   // Throws pp::Error(kInvalidInput) naming the reason when this machine has no usable GPU.
-  DeviceContext(int node_local_rank, int node_local_size);
+  explicit DeviceContext(int node_local_rank);
   ~DeviceContext();
   DeviceContext(const DeviceContext&) = delete;
   DeviceContext& operator=(const DeviceContext&) = delete;
@@ -25,8 +26,6 @@ class DeviceContext {
   int device() const { return device_; }
   int devices() const { return devices_; }
   const std::string& name() const { return name_; }
-  // Whether another rank of this node uses the same GPU.
-  bool shared() const { return shared_; }
   cudaStream_t compute() const { return compute_; }
   cudaStream_t comm() const { return comm_; }
 
@@ -38,7 +37,6 @@ class DeviceContext {
  private:
   int device_ = 0;
   int devices_ = 0;
-  bool shared_ = false;
   std::string name_;
   cudaStream_t compute_ = nullptr;
   cudaStream_t comm_ = nullptr;

@@ -2,8 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
+#include <limits>
+#include <map>
+#include <set>
 
 #include "pp/error.h"
 #include "pp/runtime/devices.h"
@@ -73,6 +78,21 @@ BackendChoice choose_backend(const BackendRequest& request, const MachineFacts& 
   return choice;
 }
 
+NodeCounts count_per_node(const std::vector<RankDevices>& ranks) {
+  std::map<std::string, std::set<std::string>> gpus;
+  std::map<std::string, int> rank_count;
+  for (const RankDevices& r : ranks) {
+    gpus[r.host].insert(r.gpu_ids.begin(), r.gpu_ids.end());
+    ++rank_count[r.host];
+  }
+  NodeCounts c;
+  if (ranks.empty()) return c;
+  c.gpus_per_node = std::numeric_limits<int>::max();
+  for (const auto& [host, ids] : gpus) c.gpus_per_node = std::min(c.gpus_per_node, static_cast<int>(ids.size()));
+  for (const auto& [host, n] : rank_count) c.ranks_per_node = std::max(c.ranks_per_node, n);
+  return c;
+}
+
 MachineFacts gather_machine_facts(Transport& world) {
   const DeviceReport devices = probe_devices();
   MachineFacts facts;
@@ -86,22 +106,33 @@ MachineFacts gather_machine_facts(Transport& world) {
   // checked on GPUs against the CPU backend (scripts/gpu_check.sh).
   facts.cuda_by_default = false;
   facts.cuda_default_gap = "GPU training is new in this version and not the default yet: pass --device cuda";
-  const int mine[2] = {devices.cuda_devices, mpi_node_place().size};
-  const std::vector<std::string> all =
-      world.gather_bytes(std::string(reinterpret_cast<const char*>(mine), sizeof mine));
-  double reduced[2] = {0, 1};  // fewest GPUs on a node, most ranks on a node
+  // Each rank's host and GPU UUIDs, one line each ("host\tid,id,..."), counted at rank 0.
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  std::string mine = std::string(host) + "\t";
+  for (std::size_t i = 0; i < devices.ids.size(); ++i) mine += (i ? "," : "") + devices.ids[i];
+  const std::vector<std::string> all = world.gather_bytes(mine);
+  double counts[2] = {0, 1};
   if (world.rank() == 0) {
-    reduced[0] = mine[0];
-    for (const std::string& bytes : all) {
-      int theirs[2] = {0, 1};
-      std::memcpy(theirs, bytes.data(), std::min(bytes.size(), sizeof theirs));
-      reduced[0] = std::min<double>(reduced[0], theirs[0]);
-      reduced[1] = std::max<double>(reduced[1], theirs[1]);
+    std::vector<RankDevices> ranks;
+    for (const std::string& line : all) {
+      RankDevices r;
+      const std::size_t tab = line.find('\t');
+      r.host = line.substr(0, tab);
+      for (std::size_t at = tab + 1; tab != std::string::npos && at < line.size();) {
+        const std::size_t comma = std::min(line.find(',', at), line.size());
+        r.gpu_ids.push_back(line.substr(at, comma - at));
+        at = comma + 1;
+      }
+      ranks.push_back(std::move(r));
     }
+    const NodeCounts c = count_per_node(ranks);
+    counts[0] = c.gpus_per_node;
+    counts[1] = c.ranks_per_node;
   }
-  world.broadcast(reduced, 2, 0);
-  facts.gpus_per_node = static_cast<int>(reduced[0]);
-  facts.ranks_per_node = static_cast<int>(reduced[1]);
+  world.broadcast(counts, 2, 0);
+  facts.gpus_per_node = static_cast<int>(counts[0]);
+  facts.ranks_per_node = static_cast<int>(counts[1]);
   return facts;
 }
 

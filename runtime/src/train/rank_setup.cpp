@@ -51,7 +51,7 @@ std::unique_ptr<Backend> make_backend(ComputeDevice device, bool allow_tf32) {
   if (device == ComputeDevice::kCpu) return make_cpu_backend();
 #ifdef PP_WITH_CUDA
   const NodePlace node = mpi_node_place();
-  return cuda::make_cuda_backend(node.rank, node.size, allow_tf32);
+  return cuda::make_cuda_backend(node.rank, allow_tf32);
 #else
   (void)allow_tf32;
   throw_invalid("--device cuda: this pp was built without CUDA");

@@ -139,7 +139,7 @@ TEST(CudaStageModel, LossAndGradientsMatchTheCpuBackend) {
   const pp::ModelConfig m = test_model();
   const Data d = test_data(m);
   auto cpu = pp::make_cpu_backend();
-  auto gpu = pp::cuda::make_cuda_backend(0, 1, false);
+  auto gpu = pp::cuda::make_cuda_backend(0, false);
   ModelRun on_cpu(*cpu, m, 0), on_gpu(*gpu, m, 0);
   const double cpu_loss = on_cpu.step(d);
   const double gpu_loss = on_gpu.step(d);
@@ -150,7 +150,7 @@ TEST(CudaStageModel, LossAndGradientsMatchTheCpuBackend) {
 TEST(CudaStageModel, RecomputeAndSplittingChangeNoBit) {
   const pp::ModelConfig m = test_model();
   const Data d = test_data(m);
-  auto gpu = pp::cuda::make_cuda_backend(0, 1, false);
+  auto gpu = pp::cuda::make_cuda_backend(0, false);
   ModelRun plain(*gpu, m, 0), recomputed(*gpu, m, 1), split(*gpu, m, 0, 2);
   const double loss = plain.step(d);
   EXPECT_EQ(recomputed.step(d), loss);
@@ -170,7 +170,7 @@ TEST(CudaStageModel, WeightsAfterThreeStepsMatchTheCpuBackend) {
   const pp::ModelConfig m = test_model();
   const Data d = test_data(m);
   auto cpu = pp::make_cpu_backend();
-  auto gpu = pp::cuda::make_cuda_backend(0, 1, false);
+  auto gpu = pp::cuda::make_cuda_backend(0, false);
   ModelRun on_cpu(*cpu, m, 0), on_gpu(*gpu, m, 0);
   for (int step = 0; step < 3; ++step) {
     on_cpu.step(d);

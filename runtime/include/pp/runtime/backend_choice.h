@@ -14,6 +14,7 @@
 // caller: the fewest GPUs on any node, the most ranks on any node).
 
 #include <string>
+#include <vector>
 
 namespace pp {
 
@@ -55,6 +56,19 @@ struct BackendChoice {
 // shared GPUs or with a schedule whose lowered order deadlocks NCCL: auto stages those instead).
 BackendChoice choose_backend(const BackendRequest& request, const MachineFacts& machine,
                              const ScheduleFacts& schedule = {});
+
+// What one rank sees: its node's name and the UUIDs of the GPUs visible to it.
+struct RankDevices {
+  std::string host;
+  std::vector<std::string> gpu_ids;
+};
+// The fewest distinct GPUs on any node (counted by UUID, so ranks that each see one GPU through
+// CUDA_VISIBLE_DEVICES count as many GPUs as they see between them) and the most ranks on any node.
+struct NodeCounts {
+  int gpus_per_node = 0;
+  int ranks_per_node = 1;
+};
+NodeCounts count_per_node(const std::vector<RankDevices>& ranks);
 
 // The facts of the whole job: each rank probes its node's GPUs and counts its node's ranks; rank
 // 0 reduces them and every rank gets the same answer. Collective over `world`.

@@ -3,6 +3,7 @@
 // CUDA; everything else asks through this header.
 
 #include <string>
+#include <vector>
 
 namespace pp {
 
@@ -10,6 +11,7 @@ struct DeviceReport {
   bool cuda_built = false;  // compiled with PP_ENABLE_CUDA
   int cuda_devices = 0;     // usable CUDA devices now (0 when none or no driver)
   std::string detail;       // one line: device names, or why there are none
+  std::vector<std::string> ids;  // each usable device's UUID (hex), to count distinct GPUs per node
 };
 
 DeviceReport probe_devices();
