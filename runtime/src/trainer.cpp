@@ -60,7 +60,8 @@ class Run {
       data_->check_vocabulary(o.model.vocab);
       if (!o.save.empty()) remove_stale_temporaries(o.save);
     }
-    backend_impl_ = make_backend(backend_.device, o.allow_tf32);
+    backend_impl_ = o.test_backend ? o.test_backend() : make_backend(backend_.device, o.allow_tf32);
+    if (o.test_backend) backend_.transport = o.test_transport;
     groups_ = make_groups(world, schedule_, stage_, replica_, dog, *backend_impl_, backend_.transport);
     chunks_ = make_chunks(o, schedule_, stage_, *backend_impl_);
     first_step_ = o.resume ? resume_step() : 0;

@@ -13,50 +13,11 @@
 #include "pp/error.h"
 #include "pp/runtime/mpi_transport.h"
 #include "pp/runtime/staged_transport.h"
+#include "fake_staging.h"
 
 namespace {
 
-// Staging for the tagged "device" memory: copies with memcpy, pools host buffers by length.
-class FakeStaging : public pp::HostStaging {
- public:
-  pp::Buffer acquire_host(std::size_t count) override {
-    std::vector<float*>& spare = spare_[count];
-    ++out_;
-    if (spare.empty()) {
-      owned_.push_back(std::make_unique<float[]>(count));
-      return pp::Buffer::on_host(owned_.back().get(), count);
-    }
-    float* data = spare.back();
-    spare.pop_back();
-    return pp::Buffer::on_host(data, count);
-  }
-  void release_host(const pp::Buffer& host) override {
-    --out_;
-    spare_[host.count()].push_back(host.host_data());
-  }
-  void download(const pp::Buffer& device, const pp::Buffer& host) override {
-    EXPECT_FALSE(device.on_host());
-    ASSERT_EQ(device.count(), host.count());
-    std::memcpy(host.host_data(), device.address(), device.bytes());
-    ++downloads;
-  }
-  void upload(const pp::Buffer& host, const pp::Buffer& device) override {
-    EXPECT_FALSE(device.on_host());
-    ASSERT_EQ(device.count(), host.count());
-    std::memcpy(device.address(), host.host_data(), device.bytes());
-    ++uploads;
-  }
-  std::size_t host_buffers_out() const override { return out_; }
-  std::size_t allocations() const { return owned_.size(); }
-
-  int downloads = 0;
-  int uploads = 0;
-
- private:
-  std::vector<std::unique_ptr<float[]>> owned_;
-  std::map<std::size_t, std::vector<float*>> spare_;
-  std::size_t out_ = 0;
-};
+using pp::test::FakeStaging;
 
 pp::Buffer fake_device(std::vector<float>& v) { return pp::Buffer::on_device(v.data(), v.size()); }
 

@@ -4,12 +4,15 @@
 // Executor, with gradient reductions and one AdamW step per global batch.
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "pp/model.h"
 #include "pp/plan.h"
 #include "pp/runtime/adamw.h"
+#include "pp/runtime/backend.h"
 #include "pp/runtime/backend_choice.h"
 #include "pp/runtime/transport.h"
 #include "pp/timeline.h"
@@ -33,6 +36,10 @@ struct TrainOptions {
   double watchdog_s = 600;      // end the job when a rank waits this long for another; 0: off
   BackendRequest backend;       // --device, --transport
   bool allow_tf32 = false;      // CUDA: TF32 tensor cores for fp32 matrix products
+  // Tests only: a backend to train on instead of the one `backend` names, and the transport its
+  // buffers need (e.g. a CPU backend whose buffers are tagged as device memory, over kStagedMpi).
+  std::function<std::unique_ptr<Backend>()> test_backend;
+  TransportKind test_transport = TransportKind::kMpi;
 };
 
 struct TrainSummary {
