@@ -24,11 +24,7 @@ class DeviceBuffer {
     if (size_ > 0) PP_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&data_), bytes()));
   }
   // A copy of `host` on the device.
-  explicit DeviceBuffer(const std::vector<T>& host) : DeviceBuffer(host.size()) {
-    if (size_ > 0) {
-      PP_CUDA_CHECK(cudaMemcpy(data_, host.data(), bytes(), cudaMemcpyHostToDevice));
-    }
-  }
+  explicit DeviceBuffer(const std::vector<T>& host) : DeviceBuffer(host.size()) { upload(host); }
   ~DeviceBuffer() {
     if (data_ != nullptr) cudaFree(data_);  // no throw from a destructor
   }
@@ -48,6 +44,14 @@ class DeviceBuffer {
   T* data() { return data_; }  // device pointer; nullptr when size() == 0
   const T* data() const { return data_; }
   std::size_t size() const { return size_; }
+
+  // Replaces the contents (host.size() must equal size()); waits for the device first.
+  void upload(const std::vector<T>& host) {
+    PP_CUDA_CHECK(cudaDeviceSynchronize());
+    if (size_ > 0) {
+      PP_CUDA_CHECK(cudaMemcpy(data_, host.data(), bytes(), cudaMemcpyHostToDevice));
+    }
+  }
 
   // Waits for the device, then copies the contents to the host.
   std::vector<T> download() const {

@@ -1,6 +1,6 @@
 #pragma once
 // Shared pieces of the CUDA kernel tests that compare a launcher with its CPU function: a
-// move-only device array (upload from / download to std::vector), fixed-seed random inputs, and
+// move-only device array (device_buffer.h), fixed-seed random inputs, and
 // element-by-element comparisons that report the first mismatches. Host code only (g++).
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
@@ -15,54 +15,16 @@
 #include <vector>
 
 #include "cuda/cuda_check.h"
+#include "runtime/cuda/device_buffer.h"
 
 namespace pp::cuda::kernel_test {
 
 // float32's unit round-off, 2^-24: one correctly rounded operation errs by at most u * |result|.
 inline constexpr double kFloatRoundoff = 1.0 / 16777216.0;
 
-// n elements of device memory; every CUDA call checked (throws pp::Error).
+// n elements of device memory (tests/runtime/cuda/device_buffer.h).
 template <class T>
-class DeviceArray {
- public:
-  explicit DeviceArray(std::size_t n) : size_(n) {
-    if (size_ > 0) PP_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&data_), size_ * sizeof(T)));
-  }
-  explicit DeviceArray(const std::vector<T>& host) : DeviceArray(host.size()) { upload(host); }
-  ~DeviceArray() {
-    if (data_ != nullptr) cudaFree(data_);  // no throw from a destructor
-  }
-  DeviceArray(DeviceArray&& other) noexcept
-      : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
-  DeviceArray& operator=(DeviceArray&&) = delete;
-  DeviceArray(const DeviceArray&) = delete;
-  DeviceArray& operator=(const DeviceArray&) = delete;
-
-  T* data() { return data_; }
-  const T* data() const { return data_; }
-  std::size_t size() const { return size_; }
-
-  // Replaces the contents (host.size() must equal size()); waits for the device first.
-  void upload(const std::vector<T>& host) {
-    PP_CUDA_CHECK(cudaDeviceSynchronize());
-    if (size_ > 0) {
-      PP_CUDA_CHECK(cudaMemcpy(data_, host.data(), size_ * sizeof(T), cudaMemcpyHostToDevice));
-    }
-  }
-  // Waits for all work on the device, then copies the contents to the host.
-  std::vector<T> download() const {
-    std::vector<T> host(size_);
-    PP_CUDA_CHECK(cudaDeviceSynchronize());
-    if (size_ > 0) {
-      PP_CUDA_CHECK(cudaMemcpy(host.data(), data_, size_ * sizeof(T), cudaMemcpyDeviceToHost));
-    }
-    return host;
-  }
-
- private:
-  T* data_ = nullptr;
-  std::size_t size_ = 0;
-};
+using DeviceArray = test::DeviceBuffer<T>;
 
 // n floats uniform in [lo, hi), the same for the same seed.
 inline std::vector<float> random_floats(std::size_t n, float lo, float hi, std::uint32_t seed) {

@@ -14,17 +14,14 @@
 #include <vector>
 
 #include "cuda/cuda_check.h"
+#include "runtime/cuda/kernel_test_support.h"
 
 namespace pp::cuda::test {
 
 // n floats uniform in [lo, hi) from a fixed seed.
 inline std::vector<float> random_vector(std::size_t n, std::uint32_t seed, float lo = -1.0f,
                                         float hi = 1.0f) {
-  std::mt19937 engine(seed);
-  std::uniform_real_distribution<float> uniform(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = uniform(engine);
-  return v;
+  return kernel_test::random_floats(n, lo, hi, seed);
 }
 
 inline double max_abs(const std::vector<float>& v) {
