@@ -190,7 +190,7 @@ void add_run_command(CLI::App& app) {
                                         },
                                         ""));
   cmd->add_option("--device", o->device,
-                  "Where the model computes: cpu, cuda, or auto (cuda where this pp can train on every node's GPU)")
+                  "Where the model computes: cpu, cuda (new: not yet the default), or auto (the CPU in this version)")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--transport", o->transport,
