@@ -209,7 +209,7 @@ void run_run(const RunOptions& o) {
   check_run_options(o);
   mpi_initialize(nullptr, nullptr);
   std::unique_ptr<Transport> world = mpi_world();
-  const int local_ranks = mpi_node_local_size();
+  const int local_ranks = mpi_node_place().size;
   if (world->rank() == 0) warn_if_oversubscribed(local_ranks);
   TrainOptions t;
   t.plan = load_plan(o.plan);

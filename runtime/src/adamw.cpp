@@ -112,9 +112,10 @@ void AdamW::load_state(const ParameterSet& state) {
   steps_ = static_cast<std::int64_t>(step);
 }
 
-double squared_grad_norm(const ParameterSet& parameters) {
+double squared_grad_norm(const ParameterSet& parameters, const std::string& skip) {
   double sum = 0.0;
   for (const Tensor& t : parameters.tensors) {
+    if (t.name == skip) continue;
     for (float g : t.grad) sum += static_cast<double>(g) * g;
   }
   return sum;

@@ -53,7 +53,9 @@ std::vector<LayerStage> make_stages(const ModelConfig& model, const ProfilerOpti
   for (int layer = 0; layer <= model.layers + 1; ++layer) {
     LayerStage s;
     s.chunk = backend.make_chunk({&model, layer, layer, o.microbatch_size, o.seq_len, 0, AdamWOptions{}, o.seed});
-    s.parameter_count = static_cast<double>(gpt2_parameters(model, layer, layer).parameter_count());
+    for (std::size_t i = 0; i < s.chunk->tensor_count(); ++i) {
+      s.parameter_count += static_cast<double>(s.chunk->gradient(i).count());
+    }
     stages.push_back(std::move(s));
   }
   return stages;

@@ -194,8 +194,6 @@ NodePlace mpi_node_place() {
   return place;
 }
 
-int mpi_node_local_size() { return mpi_node_place().size; }
-
 void mpi_abort(int code) {
   if (mpi_initialized()) MPI_Abort(MPI_COMM_WORLD, code);
   std::exit(code);

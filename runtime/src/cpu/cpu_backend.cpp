@@ -29,14 +29,7 @@ class CpuChunk : public TrainableChunk {
   }
   void zero_grad() override { parameters_.zero_grad(); }
 
-  double squared_grad_norm(const std::string& skip) override {
-    double sum = 0;
-    for (const Tensor& t : parameters_.tensors) {
-      if (t.name == skip) continue;
-      for (float g : t.grad) sum += double(g) * g;
-    }
-    return sum;
-  }
+  double squared_grad_norm(const std::string& skip) override { return pp::squared_grad_norm(parameters_, skip); }
   void optimizer_step(float grad_scale) override { optimizer_.step(&parameters_, grad_scale); }
 
   void load(const std::string& path, bool with_optimizer_state) override {

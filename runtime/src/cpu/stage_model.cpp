@@ -12,6 +12,7 @@
 #include "buffer_pool.h"
 #include "embedding.h"
 #include "head.h"
+#include "model/stage_checks.h"
 #include "pp/error.h"
 
 namespace pp {
@@ -30,14 +31,6 @@ struct MicrobatchState {
 };
 
 [[noreturn]] void internal(const std::string& message) { throw Error(ErrorCategory::kInternal, message); }
-
-void check_ids(const std::int32_t* ids, std::size_t n, long long limit, const char* what) {
-  for (std::size_t i = 0; i < n; ++i) {
-    if (ids[i] < 0 || ids[i] >= limit) {
-      throw_invalid(fmt::format("{} {} at position {} is outside [0, {})", what, ids[i], i, limit));
-    }
-  }
-}
 
 // Every tensor's data and grad match its shape, and the shapes the kernels index by are GPT-2's.
 void check_shapes(const ParameterSet& parameters, const ModelConfig& model) {
@@ -154,18 +147,7 @@ struct StageModel::Impl {
 StageModel::StageModel(const ModelConfig& model, int first_layer, int last_layer, int microbatch_size,
                        int seq_len, int checkpoint_interval, ParameterSet* parameters)
     : impl_(std::make_unique<Impl>()) {
-  if (model.family != ModelFamily::kGpt2) throw_invalid("the CPU stage model runs GPT-2 models only");
-  if (first_layer < 0 || last_layer > model.layers + 1 || first_layer > last_layer) {
-    throw_invalid(fmt::format("layers [{}, {}] are outside 0..{}", first_layer, last_layer, model.layers + 1));
-  }
-  if (microbatch_size < 1 || seq_len < 1 || seq_len > model.max_positions) {
-    throw_invalid(fmt::format("micro-batch size {} and sequence length {} (at most {}) must be positive",
-                              microbatch_size, seq_len, model.max_positions));
-  }
-  if (model.heads < 1 || model.hidden % model.heads != 0) {
-    throw_invalid(fmt::format("{} heads do not divide the hidden size {}", model.heads, model.hidden));
-  }
-  if (checkpoint_interval < 0) throw_invalid("the checkpoint interval must be 0 or more");
+  check_stage_arguments(model, first_layer, last_layer, microbatch_size, seq_len, checkpoint_interval, "CPU");
   if (parameters == nullptr) internal("StageModel needs parameters");
   check_shapes(*parameters, model);
   Impl& m = *impl_;

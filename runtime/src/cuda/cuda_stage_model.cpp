@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cuda/cuda_check.h"
+#include "model/stage_checks.h"
 #include "pp/error.h"
 
 namespace pp::cuda {
@@ -24,14 +25,6 @@ BlockParams block_params(const std::map<std::string, DeviceTensor>& t, int j) {
           at(t, h + "attn.c_attn.bias"),   at(t, h + "attn.c_proj.weight"), at(t, h + "attn.c_proj.bias"),
           at(t, h + "ln_2.weight"),        at(t, h + "ln_2.bias"),      at(t, h + "mlp.c_fc.weight"),
           at(t, h + "mlp.c_fc.bias"),      at(t, h + "mlp.c_proj.weight"), at(t, h + "mlp.c_proj.bias")};
-}
-
-void check_ids(const std::int32_t* ids, std::size_t n, long long limit, const char* what) {
-  for (std::size_t i = 0; i < n; ++i) {
-    if (ids[i] < 0 || ids[i] >= limit) {
-      throw_invalid(fmt::format("{} {} at position {} is outside [0, {})", what, ids[i], i, limit));
-    }
-  }
 }
 
 // One micro-batch's device state, from forward() until backward_weight().
@@ -117,18 +110,8 @@ CudaStageModel::CudaStageModel(const CudaStageSpec& spec, const std::map<std::st
                                DeviceContext* device, LtMatmul* matmul)
     : impl_(std::make_unique<Impl>()) {
   const ModelConfig& model = spec.model;
-  if (model.family != ModelFamily::kGpt2) throw_invalid("the CUDA stage model runs GPT-2 models only");
-  if (spec.first_layer < 0 || spec.last_layer > model.layers + 1 || spec.first_layer > spec.last_layer) {
-    throw_invalid(fmt::format("layers [{}, {}] are outside 0..{}", spec.first_layer, spec.last_layer, model.layers + 1));
-  }
-  if (model.heads < 1 || model.hidden % model.heads != 0) {
-    throw_invalid(fmt::format("{} heads do not divide the hidden size {}", model.heads, model.hidden));
-  }
-  if (spec.microbatch_size < 1 || spec.seq_len < 1 || spec.seq_len > model.max_positions) {
-    throw_invalid(fmt::format("micro-batch size {} and sequence length {} (at most {}) must be positive",
-                              spec.microbatch_size, spec.seq_len, model.max_positions));
-  }
-  if (spec.checkpoint_interval < 0) throw_invalid("the checkpoint interval must be 0 or more");
+  check_stage_arguments(model, spec.first_layer, spec.last_layer, spec.microbatch_size, spec.seq_len,
+                        spec.checkpoint_interval, "CUDA");
   const int head_dim = static_cast<int>(model.hidden) / model.heads;
   if (head_dim != 16 && head_dim != 32 && head_dim != 64 && head_dim != 128) {
     throw_invalid(fmt::format("the GPU's attention takes head dimensions 16, 32, 64 or 128, not {} (hidden {} / {} heads)",

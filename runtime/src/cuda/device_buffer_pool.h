@@ -1,14 +1,14 @@
 #pragma once
-// The CUDA backend's BufferPool: activation-sized buffers in device memory, carved from slabs
-// allocated with cudaMalloc when the pool first runs short (so the first step allocates, later
-// steps of the same schedule do not: no cudaMalloc or cudaFree inside a step). reserve() can size
-// it up front.
+// The CUDA backend's BufferPool: the executor's activation-sized buffers in device memory, from a
+// DeviceFloatPool (device_float_pool.h), so the first step allocates and later steps of the same
+// schedule do not (no cudaMalloc or cudaFree inside a step).
 //
 // Reuse is safe without host waits because every use of a buffer is ordered on the compute stream
 // (transfers on the communication stream are ordered back to it with events before release).
+#include <algorithm>
 #include <cstddef>
-#include <vector>
 
+#include "cuda/device_float_pool.h"
 #include "pp/runtime/buffer.h"
 
 namespace pp::cuda {
@@ -18,30 +18,33 @@ class DeviceBufferPool : public BufferPool {
   // `bytes_held` (optional) is kept up to date with the device bytes this pool holds.
   explicit DeviceBufferPool(std::size_t buffer_floats, std::size_t* bytes_held = nullptr)
       : floats_(buffer_floats), bytes_held_(bytes_held) {}
-  ~DeviceBufferPool() override;
-  DeviceBufferPool(const DeviceBufferPool&) = delete;
-  DeviceBufferPool& operator=(const DeviceBufferPool&) = delete;
+  ~DeviceBufferPool() override {
+    if (bytes_held_ != nullptr) *bytes_held_ -= pool_.held_bytes();
+  }
 
-  // Makes at least `buffers` buffers available without further allocation (one cudaMalloc).
-  void reserve(std::size_t buffers);
-
-  Buffer acquire() override;
-  void release(const Buffer& buffer) override;
+  Buffer acquire() override {
+    const std::size_t before = pool_.held_bytes();
+    const DeviceFloats d = pool_.take(floats_);
+    if (bytes_held_ != nullptr) *bytes_held_ += pool_.held_bytes() - before;
+    peak_ = std::max(peak_, ++out_);
+    return Buffer::on_device(d.data, floats_);
+  }
+  void release(const Buffer& buffer) override {
+    if (buffer.empty()) return;
+    DeviceFloats d{buffer.address(), floats_};
+    pool_.give(&d);
+    --out_;
+  }
   std::size_t buffer_floats() const override { return floats_; }
-  std::size_t allocations() const override { return allocated_; }
+  std::size_t allocations() const override { return pool_.allocations(); }
   std::size_t peak_in_use() const override { return peak_; }
-  std::size_t device_bytes() const { return allocated_ * floats_ * sizeof(float); }
 
  private:
-  void add_slab(std::size_t buffers);
-
   std::size_t floats_;
-  std::vector<void*> slabs_;
-  std::vector<float*> spare_;
-  std::size_t allocated_ = 0;
+  std::size_t* bytes_held_;
+  DeviceFloatPool pool_;
+  std::size_t out_ = 0;
   std::size_t peak_ = 0;
-  std::size_t* bytes_held_ = nullptr;
-  std::size_t slab_bytes_ = 0;
 };
 
 }  // namespace pp::cuda

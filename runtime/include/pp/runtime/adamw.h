@@ -9,6 +9,7 @@
 // with g = grad * grad_scale.
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "pp/runtime/parameters.h"
@@ -67,9 +68,10 @@ class AdamW {
   mutable float steps_as_float_ = 0;  // what state_refs() shows as "adamw.step"
 };
 
-// The sum over tensors of sum(grad^2), in double. Across pipeline stages, add the stages' sums
-// (counting a tied weight held by two stages once) before taking clip_scale.
-double squared_grad_norm(const ParameterSet& parameters);
+// The sum over tensors of sum(grad^2), in double, leaving out the tensor named `skip` (a tied copy
+// counted where the other copy is). Across pipeline stages, add the stages' sums before taking
+// clip_scale.
+double squared_grad_norm(const ParameterSet& parameters, const std::string& skip = "");
 
 // torch.nn.utils.clip_grad_norm_'s factor: min(1, max_norm / (sqrt(total_squared_norm) + 1e-6)).
 // max_norm <= 0 disables clipping (returns 1). A non-finite norm gives a non-finite factor.

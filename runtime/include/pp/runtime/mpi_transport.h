@@ -26,7 +26,6 @@ struct NodePlace {
   int size = 1;
 };
 NodePlace mpi_node_place();
-int mpi_node_local_size();  // mpi_node_place().size
 
 // The world communicator.
 std::unique_ptr<Transport> mpi_world();

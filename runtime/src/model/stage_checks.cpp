@@ -1,0 +1,33 @@
+#include "model/stage_checks.h"
+
+#include <fmt/format.h>
+
+#include "pp/error.h"
+
+namespace pp {
+
+void check_stage_arguments(const ModelConfig& model, int first_layer, int last_layer, int microbatch_size,
+                           int seq_len, int checkpoint_interval, const char* backend) {
+  if (model.family != ModelFamily::kGpt2) throw_invalid(fmt::format("the {} stage model runs GPT-2 models only", backend));
+  if (first_layer < 0 || last_layer > model.layers + 1 || first_layer > last_layer) {
+    throw_invalid(fmt::format("layers [{}, {}] are outside 0..{}", first_layer, last_layer, model.layers + 1));
+  }
+  if (microbatch_size < 1 || seq_len < 1 || seq_len > model.max_positions) {
+    throw_invalid(fmt::format("micro-batch size {} and sequence length {} (at most {}) must be positive",
+                              microbatch_size, seq_len, model.max_positions));
+  }
+  if (model.heads < 1 || model.hidden % model.heads != 0) {
+    throw_invalid(fmt::format("{} heads do not divide the hidden size {}", model.heads, model.hidden));
+  }
+  if (checkpoint_interval < 0) throw_invalid("the checkpoint interval must be 0 or more");
+}
+
+void check_ids(const std::int32_t* ids, std::size_t n, long long limit, const char* what) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (ids[i] < 0 || ids[i] >= limit) {
+      throw_invalid(fmt::format("{} {} at position {} is outside [0, {})", what, ids[i], i, limit));
+    }
+  }
+}
+
+}  // namespace pp
