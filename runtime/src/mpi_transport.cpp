@@ -86,6 +86,18 @@ class MpiTransport : public Transport {
     PP_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, mpi_count(count), MPI_DOUBLE, MPI_SUM, comm_));
   }
 
+  void allgather(const Buffer& mine, const Buffer& all) override {
+    check_collective_parts(mine, all, size_, "allgather");
+    PP_MPI_CHECK(MPI_Allgather(mine.host_data(), mpi_count(mine.count()), MPI_FLOAT, all.host_data(),
+                               mpi_count(mine.count()), MPI_FLOAT, comm_));
+  }
+
+  void reduce_scatter_sum(const Buffer& all, const Buffer& mine) override {
+    check_collective_parts(mine, all, size_, "reduce_scatter_sum");
+    PP_MPI_CHECK(MPI_Reduce_scatter_block(all.host_data(), mine.host_data(), mpi_count(mine.count()), MPI_FLOAT,
+                                          MPI_SUM, comm_));
+  }
+
   void broadcast(double* data, std::size_t count, int root) override {
     PP_MPI_CHECK(MPI_Bcast(data, mpi_count(count), MPI_DOUBLE, root, comm_));
   }

@@ -52,6 +52,10 @@ class InOrderTransport : public pp::Transport {
   }
   void allreduce_sum(const pp::Buffer& data) override { inner_->allreduce_sum(data); }
   void allreduce_sum(double* data, std::size_t count) override { inner_->allreduce_sum(data, count); }
+  void allgather(const pp::Buffer& mine, const pp::Buffer& all) override { inner_->allgather(mine, all); }
+  void reduce_scatter_sum(const pp::Buffer& all, const pp::Buffer& mine) override {
+    inner_->reduce_scatter_sum(all, mine);
+  }
   void broadcast(double* data, std::size_t count, int root) override { inner_->broadcast(data, count, root); }
   void barrier() override { inner_->barrier(); }
   std::unique_ptr<pp::Transport> split(int color, int key) override { return inner_->split(color, key); }

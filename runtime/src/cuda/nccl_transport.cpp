@@ -110,6 +110,21 @@ class NcclTransport : public Transport {
     device_->order(device_->comm(), device_->compute());
   }
   void allreduce_sum(double* data, std::size_t count) override { host_->allreduce_sum(data, count); }
+  void allgather(const Buffer& mine, const Buffer& all) override {
+    if (mine.on_host()) return host_->allgather(mine, all);
+    check_collective_parts(mine, all, size(), "allgather");
+    device_->order(device_->compute(), device_->comm());
+    PP_NCCL_CHECK(ncclAllGather(mine.address(), all.address(), mine.count(), ncclFloat32, comm_, device_->comm()));
+    device_->order(device_->comm(), device_->compute());
+  }
+  void reduce_scatter_sum(const Buffer& all, const Buffer& mine) override {
+    if (all.on_host()) return host_->reduce_scatter_sum(all, mine);
+    check_collective_parts(mine, all, size(), "reduce_scatter_sum");
+    device_->order(device_->compute(), device_->comm());
+    PP_NCCL_CHECK(ncclReduceScatter(all.address(), mine.address(), mine.count(), ncclFloat32, ncclSum, comm_,
+                                    device_->comm()));
+    device_->order(device_->comm(), device_->compute());
+  }
   void broadcast(double* data, std::size_t count, int root) override { host_->broadcast(data, count, root); }
   void barrier() override { host_->barrier(); }
   std::unique_ptr<Transport> split(int color, int key) override {

@@ -106,6 +106,12 @@ class WatchedTransport : public Transport {
   void allreduce_sum(double* data, std::size_t count) override {
     guarded(collective("a sum"), [&] { inner_->allreduce_sum(data, count); });
   }
+  void allgather(const Buffer& mine, const Buffer& all) override {
+    guarded(collective("an all-gather"), [&] { inner_->allgather(mine, all); });
+  }
+  void reduce_scatter_sum(const Buffer& all, const Buffer& mine) override {
+    guarded(collective("a reduce-scatter"), [&] { inner_->reduce_scatter_sum(all, mine); });
+  }
   void broadcast(double* data, std::size_t count, int root) override {
     guarded(collective("a broadcast"), [&] { inner_->broadcast(data, count, root); });
   }

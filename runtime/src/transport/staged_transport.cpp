@@ -64,6 +64,16 @@ class StagedTransport : public Transport {
   }
 
   void allreduce_sum(double* data, std::size_t count) override { inner_->allreduce_sum(data, count); }
+
+  void allgather(const Buffer& mine, const Buffer& all) override {
+    if (mine.on_host()) return inner_->allgather(mine, all);
+    through_host(mine, all, [&](const Buffer& in, const Buffer& out) { inner_->allgather(in, out); });
+  }
+
+  void reduce_scatter_sum(const Buffer& all, const Buffer& mine) override {
+    if (all.on_host()) return inner_->reduce_scatter_sum(all, mine);
+    through_host(all, mine, [&](const Buffer& in, const Buffer& out) { inner_->reduce_scatter_sum(in, out); });
+  }
   void broadcast(double* data, std::size_t count, int root) override { inner_->broadcast(data, count, root); }
   void barrier() override { inner_->barrier(); }
 
@@ -76,6 +86,26 @@ class StagedTransport : public Transport {
   std::vector<std::string> gather_bytes(const std::string& mine) override { return inner_->gather_bytes(mine); }
 
  private:
+  // A collective of device buffers run on host copies: `in` downloaded, op(host in, host out),
+  // `out` uploaded.
+  template <class Op>
+  void through_host(const Buffer& in, const Buffer& out, Op op) {
+    const Buffer host_in = staging_->acquire_host(in.count());
+    Buffer host_out;
+    try {
+      host_out = staging_->acquire_host(out.count());
+      staging_->download(in, host_in);
+      op(host_in, host_out);
+      staging_->upload(host_out, out);
+    } catch (...) {
+      staging_->release_host(host_in);
+      if (!host_out.empty()) staging_->release_host(host_out);
+      throw;
+    }
+    staging_->release_host(host_in);
+    staging_->release_host(host_out);
+  }
+
   struct Staged {
     Buffer host;    // the pinned copy the inner transport moves
     Buffer device;  // a receive's destination; empty for a send

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "pp/model.h"
+#include "pp/runtime/sharding.h"
 
 namespace pp {
 
@@ -29,7 +30,10 @@ struct Tensor {
   std::vector<std::int64_t> shape;
   std::vector<float> data;  // row-major
   std::vector<float> grad;  // same size as data
+  Shard shard;              // this rank's piece of the tensor (replicated: the whole of it)
+  std::vector<std::int64_t> whole_shape;  // the whole tensor's shape; empty: `shape`
   std::size_t size() const { return data.size(); }
+  const std::vector<std::int64_t>& full_shape() const { return whole_shape.empty() ? shape : whole_shape; }
   bool decays() const { return shape.size() == 2; }  // AdamW weight decay: 2-D weights only
 };
 
@@ -40,10 +44,15 @@ struct TensorRef {
   std::vector<std::int64_t> shape;
   const float* data = nullptr;
   std::size_t count = 0;
+  Shard shard;                            // as the tensor's
+  std::vector<std::int64_t> whole_shape;  // empty: `shape`
+  const std::vector<std::int64_t>& full_shape() const { return whole_shape.empty() ? shape : whole_shape; }
 };
 
 // The view of a tensor's data (not its grad).
-inline TensorRef ref_of(const Tensor& t) { return {t.name, t.shape, t.data.data(), t.data.size()}; }
+inline TensorRef ref_of(const Tensor& t) {
+  return {t.name, t.shape, t.data.data(), t.data.size(), t.shard, t.whole_shape};
+}
 
 class ParameterSet {
  public:

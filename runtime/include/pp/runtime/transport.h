@@ -50,6 +50,11 @@ class Transport {
   // doubles on the host, for scalars such as losses and norms).
   virtual void allreduce_sum(const Buffer& data) = 0;
   virtual void allreduce_sum(double* data, std::size_t count) = 0;
+  // all (size() x mine.count() floats) = every rank's `mine`, in rank order. Same memory space.
+  virtual void allgather(const Buffer& mine, const Buffer& all) = 0;
+  // mine (all.count() / size() floats) = the sum over ranks of part rank() of `all`, where part r
+  // is the floats [r * n, (r + 1) * n), n = mine.count(). Same memory space.
+  virtual void reduce_scatter_sum(const Buffer& all, const Buffer& mine) = 0;
   virtual void broadcast(double* data, std::size_t count, int root) = 0;
   virtual void barrier() = 0;
 
@@ -60,5 +65,9 @@ class Transport {
   // Gathers variable-length bytes at rank 0 (collective); other ranks get an empty list.
   virtual std::vector<std::string> gather_bytes(const std::string& mine) = 0;
 };
+
+// Throws pp::Error(kInternal) unless `all` holds `ranks` parts of mine.count() floats and both
+// lie in one memory space: the precondition of allgather and reduce_scatter_sum.
+void check_collective_parts(const Buffer& mine, const Buffer& all, int ranks, const char* call);
 
 }  // namespace pp
