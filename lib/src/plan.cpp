@@ -131,6 +131,7 @@ void read_layout(const JsonFields& f, Layout* l) {
   l->schedule = f.text("schedule");
   l->virtual_stages = static_cast<int>(f.integer("virtual_stages", 1, kMaxVirtualStages));
   l->checkpoint_interval = static_cast<int>(f.integer("checkpoint_interval", 0, 1 << 20));
+  l->sequence_parallel = f.has("sequence_parallel") ? f.boolean("sequence_parallel") : true;
 }
 
 }  // namespace
@@ -142,10 +143,19 @@ std::vector<std::string> pp_run_obstacles(const Plan& p) {
                               "model: plan a GPT-2 config.json to train with pp run",
                               p.model_config.name));
   }
-  if (p.layout.tp > 1) {
-    out.push_back(fmt::format("pp run executes tp 1 only, and this plan has tp {}: pass --tp 1 for "
-                              "a plan pp run can execute",
-                              p.layout.tp));
+  const int tp = p.layout.tp;
+  if (tp > 1 && (p.model_config.heads % tp != 0 || p.model_config.kv_heads % tp != 0)) {
+    out.push_back(fmt::format("tp {} does not divide the model's {} attention heads ({} key/value heads): pass a "
+                              "--tp that does",
+                              tp, p.model_config.heads, p.model_config.kv_heads));
+  }
+  if (tp > 1 && (1LL * p.layout.microbatch_size * p.seq_len) % tp != 0) {
+    out.push_back(fmt::format("tp {} does not divide a micro-batch's {} tokens (micro-batch size x sequence length), "
+                              "which pp run splits over the tensor-parallel ranks: pass a --tp that does",
+                              tp, 1LL * p.layout.microbatch_size * p.seq_len));
+  }
+  if (tp > p.model_config.vocab) {
+    out.push_back(fmt::format("tp {} exceeds the vocabulary ({}): pass a smaller --tp", tp, p.model_config.vocab));
   }
   return out;
 }
@@ -172,6 +182,7 @@ std::string plan_to_json_text(const Plan& p) {
                {"schedule", l.schedule},
                {"virtual_stages", l.virtual_stages},
                {"checkpoint_interval", l.checkpoint_interval},
+               {"sequence_parallel", l.sequence_parallel},
                {"stages", std::move(stages)},
                {"reduce_ms", p.reduce_ms},
                {"optimizer_ms", p.optimizer_ms},

@@ -176,11 +176,6 @@ void check_plan_request(const PlanRequest& r) {
   }
   if (r.memory_limit_bytes <= 0) throw_invalid("--mem-limit must be positive");
   const PlanChoices& f = r.fixed;
-  if (f.tp && *f.tp > 1 && r.cluster.device_kind == DeviceKind::kCpu) {
-    throw_invalid(fmt::format("--tp {}: {} is a CPU cluster, and pp run's CPU backend executes tp 1 "
-                              "only; pass --tp 1 (or leave it to auto)",
-                              *f.tp, r.cluster.name));
-  }
   if (f.tp && (*f.tp < 1 || r.gpus % *f.tp != 0)) {
     throw_invalid(fmt::format("--tp {} does not divide --gpus {}", *f.tp, r.gpus));
   }
@@ -217,10 +212,7 @@ void check_plan_request(const PlanRequest& r) {
 
 std::vector<Layout> enumerate_layouts(const PlanRequest& r) {
   std::vector<Layout> layouts;
-  // pp run's CPU backend executes tp 1 only: a CPU cluster's plans must be runnable there.
-  const std::vector<int> tp_auto =
-      r.cluster.device_kind == DeviceKind::kCpu ? std::vector<int>{1} : divisors(r.gpus);
-  for (int tp : options(r.fixed.tp, tp_auto)) {
+  for (int tp : options(r.fixed.tp, divisors(r.gpus))) {
     if (tp > r.cluster.gpus_per_node && !r.fixed.tp) continue;
     if (r.model.heads % tp != 0 || r.model.kv_heads % tp != 0) continue;
     for (int pp : options(r.fixed.pp, divisors(r.gpus / tp))) {
@@ -230,6 +222,7 @@ std::vector<Layout> enumerate_layouts(const PlanRequest& r) {
       const int per_replica = r.global_batch / dp;
       for (int b : options(r.fixed.microbatch_size, {1, 2, 4, 8, 16})) {
         if (per_replica % b != 0) continue;
+        if ((1LL * b * r.seq_len) % tp != 0) continue;  // pp run splits a micro-batch's tokens over tp
         const int m = per_replica / b;
         if (r.fixed.microbatches && *r.fixed.microbatches != m) continue;
         for (const std::string& schedule : schedule_options(r, pp)) {

@@ -30,7 +30,8 @@ const Tensor& state_tensor(const ParameterSet& state, const std::string& name, s
 AdamW::AdamW(const ParameterSet& parameters, AdamWOptions options) : options_(options) {
   for (const Tensor& t : parameters.tensors) {
     slots_.push_back(
-        {t.name, t.shape, std::vector<float>(t.size(), 0.0f), std::vector<float>(t.size(), 0.0f)});
+        {t.name, t.shape, t.shard, t.whole_shape, std::vector<float>(t.size(), 0.0f),
+         std::vector<float>(t.size(), 0.0f)});
   }
 }
 
@@ -80,8 +81,8 @@ void AdamW::update(Tensor* p, Slot* s, float grad_scale) const {
 std::vector<Tensor> AdamW::state_tensors() const {
   std::vector<Tensor> state;
   for (const Slot& s : slots_) {
-    state.push_back({s.name + ".exp_avg", s.shape, s.exp_avg, {}});
-    state.push_back({s.name + ".exp_avg_sq", s.shape, s.exp_avg_sq, {}});
+    state.push_back({s.name + ".exp_avg", s.shape, s.exp_avg, {}, s.shard, s.whole_shape});
+    state.push_back({s.name + ".exp_avg_sq", s.shape, s.exp_avg_sq, {}, s.shard, s.whole_shape});
   }
   state.push_back({"adamw.step", {1}, {static_cast<float>(steps_)}, {}});
   return state;
@@ -90,8 +91,9 @@ std::vector<Tensor> AdamW::state_tensors() const {
 std::vector<TensorRef> AdamW::state_refs() const {
   std::vector<TensorRef> state;
   for (const Slot& s : slots_) {
-    state.push_back({s.name + ".exp_avg", s.shape, s.exp_avg.data(), s.exp_avg.size()});
-    state.push_back({s.name + ".exp_avg_sq", s.shape, s.exp_avg_sq.data(), s.exp_avg_sq.size()});
+    state.push_back({s.name + ".exp_avg", s.shape, s.exp_avg.data(), s.exp_avg.size(), s.shard, s.whole_shape});
+    state.push_back(
+        {s.name + ".exp_avg_sq", s.shape, s.exp_avg_sq.data(), s.exp_avg_sq.size(), s.shard, s.whole_shape});
   }
   steps_as_float_ = static_cast<float>(steps_);
   state.push_back({"adamw.step", {1}, &steps_as_float_, 1});
@@ -112,10 +114,10 @@ void AdamW::load_state(const ParameterSet& state) {
   steps_ = static_cast<std::int64_t>(step);
 }
 
-double squared_grad_norm(const ParameterSet& parameters, const std::string& skip) {
+double squared_grad_norm(const ParameterSet& parameters, const std::string& skip, bool count_replicated) {
   double sum = 0.0;
   for (const Tensor& t : parameters.tensors) {
-    if (t.name == skip) continue;
+    if (t.name == skip || (!count_replicated && t.shard.replicated())) continue;
     for (float g : t.grad) sum += static_cast<double>(g) * g;
   }
   return sum;

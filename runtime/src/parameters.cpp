@@ -119,10 +119,56 @@ void init_gpt2(ParameterSet* set, int layers, std::uint64_t seed) {
 }
 
 ParameterSet initialised_gpt2_parameters(const ModelConfig& model, int first_layer, int last_layer,
-                                         std::uint64_t seed) {
+                                         std::uint64_t seed, int tp_rank, int tp) {
   ParameterSet p = gpt2_parameters(model, first_layer, last_layer);
   init_gpt2(&p, model.layers, seed);
-  return p;
+  return tp == 1 ? p : shard_parameters(p, model.family, tp_rank, tp);
+}
+
+Shard tensor_parallel_shard(const std::string& name, ModelFamily family, int index, int parts) {
+  struct Rule {
+    const char* suffix;
+    int dim;
+    int groups;
+  };
+  static const Rule kGpt2[] = {{"attn.c_attn.weight", 1, 3}, {"attn.c_attn.bias", 0, 3},
+                               {"attn.c_proj.weight", 0, 1}, {"mlp.c_fc.weight", 1, 1},
+                               {"mlp.c_fc.bias", 0, 1},      {"mlp.c_proj.weight", 0, 1},
+                               {"wte.weight", 0, 1}};
+  static const Rule kLlama[] = {{"q_proj.weight", 0, 1},    {"k_proj.weight", 0, 1},   {"v_proj.weight", 0, 1},
+                                {"gate_proj.weight", 0, 1}, {"up_proj.weight", 0, 1},  {"o_proj.weight", 1, 1},
+                                {"down_proj.weight", 1, 1}, {"embed_tokens.weight", 0, 1},
+                                {"lm_head.weight", 0, 1}};
+  const auto find = [&](const auto& rules) -> Shard {
+    for (const Rule& r : rules) {
+      if (ends_with(name, r.suffix)) return {r.dim, r.groups, index, parts};
+    }
+    return {-1, 1, index, parts};
+  };
+  return family == ModelFamily::kGpt2 ? find(kGpt2) : find(kLlama);
+}
+
+ParameterSet shard_parameters(const ParameterSet& whole, ModelFamily family, int index, int parts) {
+  ParameterSet set;
+  for (const Tensor& t : whole.tensors) {
+    Tensor piece;
+    piece.name = t.name;
+    piece.shard = tensor_parallel_shard(t.name, family, index, parts);
+    piece.whole_shape = t.full_shape();
+    piece.shape = piece_shape(piece.whole_shape, piece.shard, t.name);
+    std::int64_t n = 1;
+    for (std::int64_t d : piece.shape) n *= d;
+    piece.data.resize(static_cast<std::size_t>(n));
+    piece.grad.assign(static_cast<std::size_t>(n), 0.0f);
+    copy_piece(t.data.data(), piece.whole_shape, piece.shard, piece.data.data());
+    set.tensors.push_back(std::move(piece));
+  }
+  return set;
+}
+
+std::string tied_embedding_name(const ModelConfig& model) {
+  if (model.family == ModelFamily::kGpt2) return "wte.weight";  // GPT-2's head is always tied
+  return model.tied_embeddings ? "model.embed_tokens.weight" : "";
 }
 
 }  // namespace pp

@@ -42,8 +42,10 @@ class Run {
   Run(const TrainOptions& o, Transport& world, Watchdog* dog) : o_(o), world_(world), dog_(dog) {
     check_layout(o, world);
     const Layout& l = o.plan.layout;
-    stage_ = world.rank() / l.dp;
-    replica_ = world.rank() % l.dp;
+    const RankPlace place = rank_place(l, world.rank());
+    stage_ = place.stage;
+    replica_ = place.replica;
+    tp_rank_ = place.tp_rank;
     const ScheduleSpec spec{l.pp, l.microbatches, l.virtual_stages};
     try {
       check_schedule_size(l.schedule, spec);  // before any memory is taken
@@ -62,8 +64,8 @@ class Run {
     }
     backend_impl_ = o.test_backend ? o.test_backend() : make_backend(backend_.device, o.allow_tf32);
     if (o.test_backend) backend_.transport = o.test_transport;
-    groups_ = make_groups(world, schedule_, stage_, replica_, dog, *backend_impl_, backend_.transport);
-    chunks_ = make_chunks(o, schedule_, stage_, *backend_impl_);
+    groups_ = make_groups(world, schedule_, l, place, dog, *backend_impl_, backend_.transport);
+    chunks_ = make_chunks(o, schedule_, stage_, groups_.tensor.get(), *backend_impl_);
     first_step_ = o.resume ? resume_step() : 0;
     ExecutorSetup setup;
     setup.schedule = &schedule_;
@@ -93,7 +95,7 @@ class Run {
       dog_->arm(true);
       StepRecord record = one_step(step);
       drain_device();  // the step's device work is done before it is timed
-      double loss = record.loss_sum;
+      double loss = tp_rank_ == 0 ? record.loss_sum : 0.0;  // every tp rank of the head has the loss
       world_.allreduce_sum(&loss, 1);
       loss /= double(o_.plan.global_batch) * o_.plan.seq_len;
       if (!std::isfinite(loss)) {
@@ -139,7 +141,8 @@ class Run {
     in.loss_scale = static_cast<float>(1.0 / (double(o_.plan.global_batch) * o_.plan.seq_len));
     return executor_->run_step(in, [this](ActionKind kind) {
       if (kind == ActionKind::kReduceGradients) {
-        reduce_tied(chunks_, groups_.tied.get(), *backend_impl_);
+        if (o_.plan.layout.sequence_parallel) reduce_replicated(chunks_, *groups_.tensor);
+        reduce_tied(chunks_, tied_name_, groups_.tied.get(), *backend_impl_);
         reduce_data_parallel(chunks_, *groups_.data);
       } else {
         optimizer_step();
@@ -151,7 +154,7 @@ class Run {
   // reach the weights (and from there a checkpoint). Every rank of the pipeline sees the same sum.
   void optimizer_step() {
     drain_device();  // the reductions' transfers, watched, before the norm reads the gradients
-    const double squared_norm = global_squared_norm(chunks_, *groups_.pipeline);
+    const double squared_norm = global_squared_norm(chunks_, tied_name_, *groups_.pipeline, *groups_.tensor);
     if (!std::isfinite(squared_norm)) {
       throw_runtime(fmt::format("the gradients became non-finite at step {}: training diverged (a lower --lr, "
                                 "--grad-clip, or other data may help); the weights are left as they were after "
@@ -179,7 +182,7 @@ class Run {
 
   int resume_step();
   void save(int step, TrainSummary* summary) {
-    save_checkpoint(world_, chunks_, replica_, step, o_.save, o_.model.name);
+    save_checkpoint(world_, chunks_, tied_name_, replica_, step, o_.save, o_.model.name);
     if (world_.rank() == 0) summary->weights.push_back(o_.save);
   }
   void gather_timeline(const std::vector<TimelineEvent>& events, TrainSummary* summary);
@@ -191,6 +194,8 @@ class Run {
   std::unique_ptr<Backend> backend_impl_;  // before the groups and chunks, which use it to the end
   int stage_ = 0;
   int replica_ = 0;
+  int tp_rank_ = 0;
+  const std::string tied_name_ = tied_embedding_name(o_.model);
   int first_step_ = 0;
   int current_step_ = 0;
   Schedule schedule_;
@@ -219,7 +224,7 @@ int Run::resume_step() {
 }
 
 void Run::gather_timeline(const std::vector<TimelineEvent>& events, TrainSummary* summary) {
-  const std::string mine = replica_ == 0 ? serialize_events(events) : std::string();
+  const std::string mine = replica_ == 0 && tp_rank_ == 0 ? serialize_events(events) : std::string();
   const std::vector<std::string> all = world_.gather_bytes(mine);
   if (world_.rank() != 0) return;
   Timeline& t = summary->last_step;

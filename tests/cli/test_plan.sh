@@ -147,15 +147,26 @@ fi
 
 # CPU clusters get plans pp run executes; GPU plans it cannot execute say so.
 run plan --model gpt2-tiny --cluster cpu-local --gpus 4 --global-batch 16 --seq-len 64 --json
-if [ "$RC" -eq 0 ] && python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); assert p["tp"] == 1 and p["runnable_by_pp_run"] is True' "$TMP/out"; then
-  ok "cpu-local plans are tp 1 and runnable by pp run"
+if [ "$RC" -eq 0 ] && python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); assert p["runnable_by_pp_run"] is True' "$TMP/out"; then
+  ok "cpu-local plans are runnable by pp run"
 else
-  not_ok "cpu-local tp 1" "exit $RC" "$(head -c 300 "$TMP/out")"
+  not_ok "cpu-local plans runnable" "exit $RC" "$(head -c 300 "$TMP/out")"
 fi
-expect_error "--tp 2 on a CPU cluster" 2 "--tp 2" plan --model gpt2-tiny --cluster cpu-local --gpus 4 --global-batch 16 --seq-len 64 --tp 2
+run plan --model gpt2-tiny --cluster cpu-local --gpus 4 --global-batch 16 --seq-len 64 --tp 2 --json
+if [ "$RC" -eq 0 ] && python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); assert p["tp"] == 2 and p["sequence_parallel"] is True and p["runnable_by_pp_run"] is True' "$TMP/out"; then
+  ok "--tp 2 on a CPU cluster gives a tp 2 plan pp run executes"
+else
+  not_ok "--tp 2 on a CPU cluster" "exit $RC" "$(head -c 300 "$TMP/out")"
+fi
+run plan --model gpt2-tiny --cluster dgx-h100 --gpus 8 --global-batch 8 --seq-len 5 --tp 8 --json
+if [ "$RC" -ne 0 ] || grep -q '^note: pp run cannot execute' "$TMP/err"; then
+  ok "a tp that does not divide the heads finds no layout or says why"
+else
+  not_ok "tp 8 of 4 heads" "exit $RC" "$(head -c 300 "$TMP/err")"
+fi
 run plan --model llama3-8b --cluster dgx-h100 --gpus 8 --global-batch 64 --seq-len 2048 --tp 2 --json
-if [ "$RC" -eq 0 ] && grep -q '^note: pp run cannot execute this plan:.*--tp 1' "$TMP/err" &&
-   python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); assert p["runnable_by_pp_run"] is False and len(p["pp_run_obstacles"]) == 2' "$TMP/out"; then
+if [ "$RC" -eq 0 ] && grep -q '^note: pp run cannot execute this plan:.*GPT-2' "$TMP/err" &&
+   python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); assert p["runnable_by_pp_run"] is False and len(p["pp_run_obstacles"]) == 1' "$TMP/out"; then
   ok "a plan pp run cannot execute says why and what to pass"
 else
   not_ok "pp run obstacles" "exit $RC" "$(head -c 300 "$TMP/err")"

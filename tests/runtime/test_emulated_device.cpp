@@ -60,6 +60,7 @@ class EmulatedChunk : public pp::TrainableChunk {
   pp::StageCompute& compute() override { return compute_; }
   std::size_t tensor_count() const override { return inner_->tensor_count(); }
   const std::string& tensor_name(std::size_t i) const override { return inner_->tensor_name(i); }
+  bool replicated(std::size_t i) const override { return inner_->replicated(i); }
   pp::Buffer gradient(std::size_t i) override { return as_device(inner_->gradient(i)); }
   void zero_grad() override { inner_->zero_grad(); }
   double squared_grad_norm(const std::string& skip) override { return inner_->squared_grad_norm(skip); }

@@ -27,6 +27,9 @@ struct Layout {
   std::string schedule = "1f1b";
   int virtual_stages = 1;       // model chunks per pipeline rank
   int checkpoint_interval = 0;  // 0: none; k: blocks with index % k == k-1 are recomputed
+  // With tp > 1: norms and residual adds split along the tokens over the tensor-parallel ranks
+  // (Korthikanti et al. 2022), as the planner's memory model assumes; false: replicated.
+  bool sequence_parallel = true;
 };
 
 // One virtual stage (a chunk of a pipeline rank). Layers are indices into the model's layer
@@ -69,8 +72,9 @@ struct Plan {
   std::string profile;  // "analytic" or the measured profile's path
 };
 
-// Why `pp run` cannot execute this plan today (it trains GPT-2-family models at tp 1); empty when
-// it can. Each reason names what to change ("--tp 1").
+// Why `pp run` cannot execute this plan today (a model family it does not train, a tp that does
+// not divide the heads or a micro-batch's tokens); empty when it can. Each reason names what to
+// change ("--tp 1").
 std::vector<std::string> pp_run_obstacles(const Plan& plan);
 
 // A version 2 plan file, with "runnable_by_pp_run" and "pp_run_obstacles" (derived, not read back).

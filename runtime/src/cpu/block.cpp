@@ -12,79 +12,155 @@
 namespace pp::cpu {
 namespace {
 
-std::size_t rows(const AttentionShape& s) { return static_cast<std::size_t>(s.batch) * s.seq; }
+std::size_t rows(const BlockShape& s) { return static_cast<std::size_t>(s.rows()); }
+std::size_t local_rows(const BlockShape& s, const TensorParallel& tp) {
+  return static_cast<std::size_t>(tp.local_rows(s.rows()));
+}
 
 void add_into(float* out, const float* in, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) out[i] += in[i];
 }
 
+void add_bias_rows(float* out, const float* bias, std::size_t n, int width) {
+  for (std::size_t i = 0; i < n; ++i) {
+    float* row = out + i * width;
+    for (int j = 0; j < width; ++j) row[j] += bias[j];
+  }
+}
+
 // Calls f on each float buffer of a cache (const or not), each once.
 template <class Cache, class F>
 void for_each_buffer(Cache& c, F f) {
-  for (auto* v : {&c.x, &c.ln_1, &c.ln_1_mean, &c.ln_1_rstd, &c.qkv, &c.att, &c.atty, &c.x1, &c.ln_2,
-                  &c.ln_2_mean, &c.ln_2_rstd, &c.fch, &c.fch_gelu, &c.d_out, &c.d_fch, &c.d_ln_2, &c.d_x1,
-                  &c.d_qkv, &c.d_ln_1}) {
+  for (auto* v : {&c.x, &c.ln_1, &c.ln_1_mean, &c.ln_1_rstd, &c.ln_1_full, &c.qkv, &c.att, &c.atty, &c.x1,
+                  &c.ln_2, &c.ln_2_mean, &c.ln_2_rstd, &c.ln_2_full, &c.fch, &c.fch_gelu, &c.d_out,
+                  &c.d_out_full, &c.d_fch, &c.d_ln_2, &c.d_x1, &c.d_x1_full, &c.d_qkv, &c.d_ln_1}) {
     f(v);
   }
 }
 
-void take_activations(const AttentionShape& s, BlockCache* c, BufferPool* pool) {
-  const std::size_t n = rows(s);
-  const std::size_t ch = s.channels;
-  pool->ensure(&c->ln_1, n * ch);
-  pool->ensure(&c->ln_1_mean, n);
-  pool->ensure(&c->ln_1_rstd, n);
-  pool->ensure(&c->qkv, n * 3 * ch);
-  pool->ensure(&c->att, static_cast<std::size_t>(s.batch) * s.heads * s.seq * s.seq);
-  pool->ensure(&c->atty, n * ch);
-  pool->ensure(&c->x1, n * ch);
-  pool->ensure(&c->ln_2, n * ch);
-  pool->ensure(&c->ln_2_mean, n);
-  pool->ensure(&c->ln_2_rstd, n);
-  pool->ensure(&c->fch, n * 4 * ch);
-  pool->ensure(&c->fch_gelu, n * 4 * ch);
+// All N rows of a (n_l, width) tensor: gathered into *full with sequence parallelism, else the
+// local buffer itself (it holds all rows).
+const float* all_rows(const TensorParallel& tp, const std::vector<float>& local, std::vector<float>* full,
+                      const BlockShape& s, int width, BufferPool* pool) {
+  if (!tp.sequence_parallel()) return local.data();
+  pool->ensure(full, rows(s) * width);
+  tp.gather_rows(local.data(), full->data(), s.rows(), width);
+  return full->data();
 }
 
-// I of the MLP half: d (N, C) from the gradient of out to that of x1.
-void mlp_backward_input(const BlockParams& p, const AttentionShape& s, BlockCache* c, float* d,
+// A row-parallel product leaving the region: out (n_l, C) = sum over ranks of in (N, k) @ weight
+// (k, C), plus bias (C) when given. Without sequence parallelism the product is formed in out.
+void row_parallel(const TensorParallel& tp, const BlockShape& s, const float* in, const Tensor& weight,
+                  const Tensor* bias, int k, float* out, BufferPool* pool) {
+  const int c = s.hidden;
+  if (!tp.sequence_parallel()) {
+    linear_forward(out, in, weight.data.data(), nullptr, s.rows(), k, c);
+    tp.reduce_rows(out, out, s.rows(), c);
+  } else {
+    std::vector<float> partial = pool->take(rows(s) * c);
+    linear_forward(partial.data(), in, weight.data.data(), nullptr, s.rows(), k, c);
+    tp.reduce_rows(partial.data(), out, s.rows(), c);
+    pool->give(&partial);
+  }
+  if (bias != nullptr) add_bias_rows(out, bias->data.data(), local_rows(s, tp), c);
+}
+
+// The backward of a column-parallel product entering the region: d_local (n_l, C) = the sum over
+// ranks of d_full_partial (N, k) @ weight^T, weight (C, k).
+void column_parallel_backward_input(const TensorParallel& tp, const BlockShape& s, const float* d_out,
+                                    const Tensor& weight, int k, std::vector<float>* d_local, BufferPool* pool) {
+  const int c = s.hidden;
+  if (!tp.sequence_parallel()) {
+    pool->ensure(d_local, rows(s) * c);
+    linear_backward_input(d_local->data(), d_out, weight.data.data(), s.rows(), c, k);
+    tp.reduce_rows(d_local->data(), d_local->data(), s.rows(), c);
+    return;
+  }
+  std::vector<float> partial = pool->take(rows(s) * c);
+  linear_backward_input(partial.data(), d_out, weight.data.data(), s.rows(), c, k);
+  pool->ensure(d_local, local_rows(s, tp) * c);
+  tp.reduce_rows(partial.data(), d_local->data(), s.rows(), c);
+  pool->give(&partial);
+}
+
+void take_activations(const BlockShape& s, const TensorParallel& tp, BlockCache* c, BufferPool* pool) {
+  const std::size_t n = rows(s);
+  const std::size_t nl = local_rows(s, tp);
+  const std::size_t ch = s.hidden;
+  const std::size_t cl = s.attention.channels;
+  pool->ensure(&c->ln_1, nl * ch);
+  pool->ensure(&c->ln_1_mean, nl);
+  pool->ensure(&c->ln_1_rstd, nl);
+  pool->ensure(&c->qkv, n * 3 * cl);
+  pool->ensure(&c->att, static_cast<std::size_t>(s.attention.batch) * s.attention.heads * s.attention.seq *
+                            s.attention.seq);
+  pool->ensure(&c->atty, n * cl);
+  pool->ensure(&c->x1, nl * ch);
+  pool->ensure(&c->ln_2, nl * ch);
+  pool->ensure(&c->ln_2_mean, nl);
+  pool->ensure(&c->ln_2_rstd, nl);
+  pool->ensure(&c->fch, n * 4 * cl);
+  pool->ensure(&c->fch_gelu, n * 4 * cl);
+}
+
+// The gradient of a row-parallel product's output, local (n_l, C) into *d_local, and all N rows:
+// gathered into *d_full with sequence parallelism, else *d_local itself.
+const float* output_gradient(const TensorParallel& tp, const BlockShape& s, const float* d, std::vector<float>* d_local,
+                             std::vector<float>* d_full, BufferPool* pool) {
+  const std::size_t n = local_rows(s, tp) * s.hidden;
+  pool->ensure(d_local, n);
+  std::copy(d, d + n, d_local->begin());
+  return all_rows(tp, *d_local, d_full, s, s.hidden, pool);
+}
+
+// I of the MLP half: d (n_l, C) from the gradient of out to that of x1.
+void mlp_backward_input(const BlockParams& p, const BlockShape& s, const TensorParallel& tp, BlockCache* c, float* d,
                         BufferPool* pool) {
-  const int n = static_cast<int>(rows(s));
-  const int ch = s.channels;
-  pool->ensure(&c->d_out, rows(s) * ch);
-  std::copy(d, d + rows(s) * ch, c->d_out.begin());
-  std::vector<float> d_gelu = pool->take(rows(s) * 4 * ch);
-  linear_backward_input(d_gelu.data(), d, p.mlp_proj_weight->data.data(), n, 4 * ch, ch);
+  const int n = s.rows();
+  const int ch = s.hidden;
+  const int cl = s.attention.channels;
+  const float* d_out = output_gradient(tp, s, d, &c->d_out, &c->d_out_full, pool);
+  std::vector<float> d_gelu = pool->take(rows(s) * 4 * cl);
+  linear_backward_input(d_gelu.data(), d_out, p.mlp_proj_weight->data.data(), n, 4 * cl, ch);
   pool->give(&c->d_fch);
   c->d_fch = std::move(c->fch);  // in place: gelu' reads fch, writes its gradient
   c->fch.clear();
   gelu_backward(c->d_fch.data(), c->d_fch.data(), d_gelu.data(), c->d_fch.size());
   pool->give(&d_gelu);
-  pool->ensure(&c->d_ln_2, rows(s) * ch);
-  linear_backward_input(c->d_ln_2.data(), c->d_fch.data(), p.fc_weight->data.data(), n, ch, 4 * ch);
+  column_parallel_backward_input(tp, s, c->d_fch.data(), *p.fc_weight, 4 * cl, &c->d_ln_2, pool);
   layernorm_backward_input(d, c->d_ln_2.data(), c->x1.data(), c->ln_2_mean.data(), c->ln_2_rstd.data(),
-                           p.ln_2_weight->data.data(), n, ch);
+                           p.ln_2_weight->data.data(), tp.local_rows(n), ch);
 }
 
-// I of the attention half: d (N, C) from the gradient of x1 to that of x.
-void attention_half_backward_input(const BlockParams& p, const AttentionShape& s, BlockCache* c, float* d,
-                                   BufferPool* pool) {
-  const int n = static_cast<int>(rows(s));
-  const int ch = s.channels;
-  pool->ensure(&c->d_x1, rows(s) * ch);
-  std::copy(d, d + rows(s) * ch, c->d_x1.begin());
-  std::vector<float> d_atty = pool->take(rows(s) * ch);
-  linear_backward_input(d_atty.data(), d, p.attn_proj_weight->data.data(), n, ch, ch);
-  pool->ensure(&c->d_qkv, rows(s) * 3 * ch);
-  std::vector<float> d_att = pool->take(static_cast<std::size_t>(s.seq) * s.seq);
-  attention_backward(c->d_qkv.data(), d_atty.data(), c->qkv.data(), c->att.data(), s, d_att.data());
+// I of the attention half: d (n_l, C) from the gradient of x1 to that of x.
+void attention_half_backward_input(const BlockParams& p, const BlockShape& s, const TensorParallel& tp,
+                                   BlockCache* c, float* d, BufferPool* pool) {
+  const int n = s.rows();
+  const int ch = s.hidden;
+  const int cl = s.attention.channels;
+  const float* d_x1 = output_gradient(tp, s, d, &c->d_x1, &c->d_x1_full, pool);
+  std::vector<float> d_atty = pool->take(rows(s) * cl);
+  linear_backward_input(d_atty.data(), d_x1, p.attn_proj_weight->data.data(), n, cl, ch);
+  pool->ensure(&c->d_qkv, rows(s) * 3 * cl);
+  std::vector<float> d_att = pool->take(static_cast<std::size_t>(s.attention.seq) * s.attention.seq);
+  attention_backward(c->d_qkv.data(), d_atty.data(), c->qkv.data(), c->att.data(), s.attention, d_att.data());
   pool->give(&d_att);
   pool->give(&d_atty);
   pool->give(&c->qkv);
   pool->give(&c->att);
-  pool->ensure(&c->d_ln_1, rows(s) * ch);
-  linear_backward_input(c->d_ln_1.data(), c->d_qkv.data(), p.attn_weight->data.data(), n, ch, 3 * ch);
+  column_parallel_backward_input(tp, s, c->d_qkv.data(), *p.attn_weight, 3 * cl, &c->d_ln_1, pool);
   layernorm_backward_input(d, c->d_ln_1.data(), c->x.data(), c->ln_1_mean.data(), c->ln_1_rstd.data(),
-                           p.ln_1_weight->data.data(), n, ch);
+                           p.ln_1_weight->data.data(), tp.local_rows(n), ch);
+}
+
+// W of a row-parallel product: weight (k, C) += in^T (k, N) @ d_full (N, C); bias (C) += column
+// sums of the local rows d_local (n_l, C).
+void row_parallel_backward_weight(const BlockShape& s, const TensorParallel& tp, Tensor* weight, Tensor* bias,
+                                  const float* in, const std::vector<float>& d_local,
+                                  const std::vector<float>& d_full, int k, float* scratch) {
+  const float* d_all = tp.sequence_parallel() ? d_full.data() : d_local.data();
+  linear_backward_weight(weight->grad.data(), nullptr, in, d_all, s.rows(), k, s.hidden, scratch);
+  bias_backward(bias->grad.data(), d_local.data(), tp.local_rows(s.rows()), s.hidden, scratch);
 }
 
 }  // namespace
@@ -97,25 +173,26 @@ BlockParams block_params(ParameterSet* parameters, int index) {
           at("mlp.c_fc.weight"),  at("mlp.c_fc.bias"),  at("mlp.c_proj.weight"),  at("mlp.c_proj.bias")};
 }
 
-void block_forward(const BlockParams& p, const AttentionShape& s, BlockCache* c, float* out, BufferPool* pool) {
-  const int n = static_cast<int>(rows(s));
-  const int ch = s.channels;
-  take_activations(s, c, pool);
+void block_forward(const BlockParams& p, const BlockShape& s, const TensorParallel& tp, BlockCache* c, float* out,
+                   BufferPool* pool) {
+  const int n = s.rows();
+  const int nl = tp.local_rows(n);
+  const int ch = s.hidden;
+  const int cl = s.attention.channels;
+  take_activations(s, tp, c, pool);
   layernorm_forward(c->ln_1.data(), c->ln_1_mean.data(), c->ln_1_rstd.data(), c->x.data(),
-                    p.ln_1_weight->data.data(), p.ln_1_bias->data.data(), n, ch);
-  linear_forward(c->qkv.data(), c->ln_1.data(), p.attn_weight->data.data(), p.attn_bias->data.data(), n, ch,
-                 3 * ch);
-  attention_forward(c->atty.data(), c->att.data(), c->qkv.data(), s);
-  linear_forward(c->x1.data(), c->atty.data(), p.attn_proj_weight->data.data(), p.attn_proj_bias->data.data(),
-                 n, ch, ch);
+                    p.ln_1_weight->data.data(), p.ln_1_bias->data.data(), nl, ch);
+  const float* ln_1 = all_rows(tp, c->ln_1, &c->ln_1_full, s, ch, pool);
+  linear_forward(c->qkv.data(), ln_1, p.attn_weight->data.data(), p.attn_bias->data.data(), n, ch, 3 * cl);
+  attention_forward(c->atty.data(), c->att.data(), c->qkv.data(), s.attention);
+  row_parallel(tp, s, c->atty.data(), *p.attn_proj_weight, p.attn_proj_bias, cl, c->x1.data(), pool);
   add_into(c->x1.data(), c->x.data(), c->x1.size());
   layernorm_forward(c->ln_2.data(), c->ln_2_mean.data(), c->ln_2_rstd.data(), c->x1.data(),
-                    p.ln_2_weight->data.data(), p.ln_2_bias->data.data(), n, ch);
-  linear_forward(c->fch.data(), c->ln_2.data(), p.fc_weight->data.data(), p.fc_bias->data.data(), n, ch,
-                 4 * ch);
+                    p.ln_2_weight->data.data(), p.ln_2_bias->data.data(), nl, ch);
+  const float* ln_2 = all_rows(tp, c->ln_2, &c->ln_2_full, s, ch, pool);
+  linear_forward(c->fch.data(), ln_2, p.fc_weight->data.data(), p.fc_bias->data.data(), n, ch, 4 * cl);
   gelu_forward(c->fch_gelu.data(), c->fch.data(), c->fch.size());
-  linear_forward(out, c->fch_gelu.data(), p.mlp_proj_weight->data.data(), p.mlp_proj_bias->data.data(), n,
-                 4 * ch, ch);
+  row_parallel(tp, s, c->fch_gelu.data(), *p.mlp_proj_weight, p.mlp_proj_bias, 4 * cl, out, pool);
   add_into(out, c->x1.data(), c->x1.size());
 }
 
@@ -135,30 +212,34 @@ std::size_t block_cache_bytes(const BlockCache& c) {
   return floats * sizeof(float);
 }
 
-void block_backward_input(const BlockParams& p, const AttentionShape& s, BlockCache* c, float* d,
-                          BufferPool* pool) {
-  mlp_backward_input(p, s, c, d, pool);
-  attention_half_backward_input(p, s, c, d, pool);
+void block_backward_input(const BlockParams& p, const BlockShape& s, const TensorParallel& tp, BlockCache* c,
+                          float* d, BufferPool* pool) {
+  mlp_backward_input(p, s, tp, c, d, pool);
+  attention_half_backward_input(p, s, tp, c, d, pool);
 }
 
-void block_backward_weight(const BlockParams& p, const AttentionShape& s, const BlockCache& c, BufferPool* pool) {
-  const int n = static_cast<int>(rows(s));
-  const int ch = s.channels;
-  // Scratch for the bias and LayerNorm sums: 4C, the widest layer's bias.
-  std::vector<float> sums = pool->take(4 * static_cast<std::size_t>(ch));
+void block_backward_weight(const BlockParams& p, const BlockShape& s, const TensorParallel& tp, const BlockCache& c,
+                           BufferPool* pool) {
+  const int n = s.rows();
+  const int nl = tp.local_rows(n);
+  const int ch = s.hidden;
+  const int cl = s.attention.channels;
+  const bool sp = tp.sequence_parallel();
+  // Scratch for the bias and LayerNorm sums: the widest bias (4 C_l) or two LayerNorm sums (2 C).
+  std::vector<float> sums = pool->take(std::max(4 * static_cast<std::size_t>(cl), 2 * static_cast<std::size_t>(ch)));
   float* scratch = sums.data();
-  linear_backward_weight(p.mlp_proj_weight->grad.data(), p.mlp_proj_bias->grad.data(), c.fch_gelu.data(),
-                         c.d_out.data(), n, 4 * ch, ch, scratch);
-  linear_backward_weight(p.fc_weight->grad.data(), p.fc_bias->grad.data(), c.ln_2.data(), c.d_fch.data(), n,
-                         ch, 4 * ch, scratch);
+  row_parallel_backward_weight(s, tp, p.mlp_proj_weight, p.mlp_proj_bias, c.fch_gelu.data(), c.d_out, c.d_out_full,
+                               4 * cl, scratch);
+  linear_backward_weight(p.fc_weight->grad.data(), p.fc_bias->grad.data(), sp ? c.ln_2_full.data() : c.ln_2.data(),
+                         c.d_fch.data(), n, ch, 4 * cl, scratch);
   layernorm_backward_weight(p.ln_2_weight->grad.data(), p.ln_2_bias->grad.data(), c.d_ln_2.data(),
-                            c.x1.data(), c.ln_2_mean.data(), c.ln_2_rstd.data(), n, ch, scratch);
-  linear_backward_weight(p.attn_proj_weight->grad.data(), p.attn_proj_bias->grad.data(), c.atty.data(),
-                         c.d_x1.data(), n, ch, ch, scratch);
-  linear_backward_weight(p.attn_weight->grad.data(), p.attn_bias->grad.data(), c.ln_1.data(), c.d_qkv.data(),
-                         n, ch, 3 * ch, scratch);
+                            c.x1.data(), c.ln_2_mean.data(), c.ln_2_rstd.data(), nl, ch, scratch);
+  row_parallel_backward_weight(s, tp, p.attn_proj_weight, p.attn_proj_bias, c.atty.data(), c.d_x1, c.d_x1_full, cl,
+                               scratch);
+  linear_backward_weight(p.attn_weight->grad.data(), p.attn_bias->grad.data(), sp ? c.ln_1_full.data() : c.ln_1.data(),
+                         c.d_qkv.data(), n, ch, 3 * cl, scratch);
   layernorm_backward_weight(p.ln_1_weight->grad.data(), p.ln_1_bias->grad.data(), c.d_ln_1.data(), c.x.data(),
-                            c.ln_1_mean.data(), c.ln_1_rstd.data(), n, ch, scratch);
+                            c.ln_1_mean.data(), c.ln_1_rstd.data(), nl, ch, scratch);
   pool->give(&sums);
 }
 

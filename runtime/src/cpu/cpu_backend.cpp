@@ -15,10 +15,12 @@ namespace {
 class CpuChunk : public TrainableChunk {
  public:
   explicit CpuChunk(const ChunkSpec& s)
-      : parameters_(initialised_gpt2_parameters(*s.model, s.first_layer, s.last_layer, s.init_seed)),
+      : tp_rank_(s.tp_group == nullptr ? 0 : s.tp_group->rank()),
+        parameters_(initialised_gpt2_parameters(*s.model, s.first_layer, s.last_layer, s.init_seed, tp_rank_,
+                                                s.tp_group == nullptr ? 1 : s.tp_group->size())),
         optimizer_(parameters_, s.adamw),
         model_(*s.model, s.first_layer, s.last_layer, s.microbatch_size, s.seq_len, s.checkpoint_interval,
-               &parameters_) {}
+               &parameters_, s.tp_group, s.sequence_parallel) {}
 
   StageCompute& compute() override { return model_; }
   std::size_t tensor_count() const override { return parameters_.tensors.size(); }
@@ -27,9 +29,12 @@ class CpuChunk : public TrainableChunk {
     Tensor& t = parameters_.tensors.at(i);
     return Buffer::on_host(t.grad.data(), t.grad.size());
   }
+  bool replicated(std::size_t i) const override { return parameters_.tensors.at(i).shard.replicated(); }
   void zero_grad() override { parameters_.zero_grad(); }
 
-  double squared_grad_norm(const std::string& skip) override { return pp::squared_grad_norm(parameters_, skip); }
+  double squared_grad_norm(const std::string& skip) override {
+    return pp::squared_grad_norm(parameters_, skip, tp_rank_ == 0);
+  }
   void optimizer_step(float grad_scale) override { optimizer_.step(&parameters_, grad_scale); }
 
   void load(const std::string& path, bool with_optimizer_state) override {
@@ -48,6 +53,7 @@ class CpuChunk : public TrainableChunk {
   std::vector<TensorRef> optimizer_state() override { return optimizer_.state_refs(); }
 
  private:
+  int tp_rank_ = 0;
   ParameterSet parameters_;
   AdamW optimizer_;
   StageModel model_;

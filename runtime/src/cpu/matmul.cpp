@@ -31,13 +31,16 @@ void linear_backward_input(float* d_in, const float* d_out, const float* weight,
 void linear_backward_weight(float* d_weight, float* d_bias, const float* in, const float* d_out, int n,
                             int in_dim, int out_dim, float* bias_sums) {
   gemm(true, false, in_dim, out_dim, n, 1.0f, in, in_dim, d_out, out_dim, 1.0f, d_weight, out_dim);
-  if (d_bias == nullptr) return;
-  std::fill(bias_sums, bias_sums + out_dim, 0.0f);  // this call's sum, added once: d_bias += sum
+  if (d_bias != nullptr) bias_backward(d_bias, d_out, n, out_dim, bias_sums);
+}
+
+void bias_backward(float* d_bias, const float* d_out, int n, int out_dim, float* sums) {
+  std::fill(sums, sums + out_dim, 0.0f);  // this call's sum, added once: d_bias += sum
   for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
     const float* row = d_out + i * out_dim;
-    for (int j = 0; j < out_dim; ++j) bias_sums[j] += row[j];
+    for (int j = 0; j < out_dim; ++j) sums[j] += row[j];
   }
-  for (int j = 0; j < out_dim; ++j) d_bias[j] += bias_sums[j];
+  for (int j = 0; j < out_dim; ++j) d_bias[j] += sums[j];
 }
 
 }  // namespace pp::cpu

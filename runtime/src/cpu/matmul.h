@@ -24,4 +24,7 @@ void linear_backward_input(float* d_in, const float* d_out, const float* weight,
 void linear_backward_weight(float* d_weight, float* d_bias, const float* in, const float* d_out, int n,
                             int in_dim, int out_dim, float* bias_sums);
 
+// d_bias (out) += column sums of d_out (n, out); sums (out): the caller's scratch, overwritten.
+void bias_backward(float* d_bias, const float* d_out, int n, int out_dim, float* sums);
+
 }  // namespace pp::cpu

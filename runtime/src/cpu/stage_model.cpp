@@ -12,6 +12,7 @@
 #include "buffer_pool.h"
 #include "embedding.h"
 #include "head.h"
+#include "tensor_parallel.h"
 #include "model/stage_checks.h"
 #include "pp/error.h"
 
@@ -26,7 +27,7 @@ struct MicrobatchState {
   std::vector<std::int32_t> tokens;     // (b, T), embedding stages
   std::vector<cpu::BlockCache> blocks;  // one per block of the stage
   cpu::HeadCache head;                  // head stages
-  std::vector<float> d_embedding;       // (N, C) gradient of the embedding output, after I
+  std::vector<float> d_embedding;       // (n_l, C) gradient of the embedding output, after I
   bool input_done = false;              // backward_input ran
 };
 
@@ -39,10 +40,21 @@ void check_shapes(const ParameterSet& parameters, const ModelConfig& model) {
     std::size_t n = 1;
     for (std::int64_t d : t.shape) n *= static_cast<std::size_t>(d);
     bool ok = t.data.size() == n && t.grad.size() == n;
-    if (t.name == "wte.weight") ok = ok && t.shape == std::vector<std::int64_t>{model.vocab, c};
-    if (t.name == "wpe.weight") ok = ok && t.shape == std::vector<std::int64_t>{model.max_positions, c};
-    if (t.name.ends_with("mlp.c_fc.weight")) ok = ok && t.shape == std::vector<std::int64_t>{c, 4 * c};
+    const std::vector<std::int64_t>& whole = t.full_shape();
+    if (t.name == "wte.weight") ok = ok && whole == std::vector<std::int64_t>{model.vocab, c};
+    if (t.name == "wpe.weight") ok = ok && whole == std::vector<std::int64_t>{model.max_positions, c};
+    if (t.name.ends_with("mlp.c_fc.weight")) ok = ok && whole == std::vector<std::int64_t>{c, 4 * c};
     if (!ok) internal(fmt::format("parameter {} does not have the shape the model {} needs", t.name, model.name));
+  }
+}
+
+// What the layers assume of a tensor-parallel split (pp run's layout check says it to the user).
+void check_tensor_parallel(const ModelConfig& model, int rows, const cpu::TensorParallel& tp) {
+  const int n = tp.size();
+  if (model.heads % n != 0 || rows % n != 0 || model.vocab < n) {
+    internal(fmt::format("tp {} does not divide the heads ({}) or the micro-batch's tokens ({}), or exceeds the "
+                         "vocabulary ({})",
+                         n, model.heads, rows, model.vocab));
   }
 }
 
@@ -53,7 +65,8 @@ struct StageModel::Impl {
   int first_layer = 0;
   int last_layer = 0;
   int checkpoint_interval = 0;
-  cpu::AttentionShape shape;  // b, T, C, H
+  cpu::TensorParallel tp;
+  cpu::BlockShape shape;      // b, T, this rank's channels and heads; C
   Tensor* wte = nullptr;      // embedding stages
   Tensor* wpe = nullptr;
   std::vector<cpu::BlockParams> blocks;
@@ -63,10 +76,27 @@ struct StageModel::Impl {
   std::vector<std::unique_ptr<MicrobatchState>> slots;  // live and free, as many as were live at once
   std::map<int, double> losses;  // kept after backward_weight; overwritten by the next forward
 
-  std::size_t rows() const { return static_cast<std::size_t>(shape.batch) * shape.seq; }
-  std::size_t floats() const { return rows() * shape.channels; }
-  cpu::HeadShape head_shape() const {
-    return {static_cast<int>(rows()), shape.channels, static_cast<int>(model.vocab)};
+  std::size_t rows() const { return static_cast<std::size_t>(shape.rows()); }
+  std::size_t local_rows() const { return static_cast<std::size_t>(tp.local_rows(shape.rows())); }
+  // The residual stream this rank holds: (n_l, C).
+  std::size_t local_floats() const { return local_rows() * shape.hidden; }
+  // A message between stages: this rank's 1/tp of the rows, (N / tp, C).
+  std::size_t message_floats() const { return rows() / tp.size() * shape.hidden; }
+  cpu::HeadShape head_shape() const { return {shape.rows(), shape.hidden, tp.share(model.vocab)}; }
+
+  // x (n_l, C) from a message (N / tp, C): a copy with sequence parallelism, else every rank's
+  // rows gathered.
+  void from_message(const float* message, float* x) const {
+    if (tp.sequence_parallel()) {
+      std::copy(message, message + message_floats(), x);
+    } else {
+      tp.gather(message, x, message_floats());
+    }
+  }
+  // A message (N / tp, C) from x (n_l, C): this rank's rows of it.
+  void to_message(const float* x, float* message) const {
+    const float* mine = tp.sequence_parallel() ? x : x + tp.rank() * message_floats();
+    std::copy(mine, mine + message_floats(), message);
   }
 
   MicrobatchState* find(int mb) const {
@@ -104,18 +134,44 @@ struct StageModel::Impl {
   }
 
   std::vector<float> stage_input(MicrobatchState* st, const std::int32_t* tokens, const float* input) {
-    std::vector<float> x = pool.take(floats());
+    std::vector<float> x = pool.take(local_floats());
     if (wte != nullptr) {
       if (tokens == nullptr) internal("an embedding stage's forward needs tokens");
       check_ids(tokens, rows(), model.vocab, "token");
       st->tokens.assign(tokens, tokens + rows());
-      cpu::embedding_forward(x.data(), tokens, wte->data.data(), wpe->data.data(), shape.batch, shape.seq,
-                             shape.channels);
+      embed(tokens, x.data());
     } else {
       if (input == nullptr) internal("a stage without the embedding needs an input activation");
-      std::copy(input, input + floats(), x.begin());
+      from_message(input, x.data());
     }
     return x;
+  }
+
+  // x (n_l, C) = the token embedding (vocabulary-parallel: reduced over the group) plus positions.
+  void embed(const std::int32_t* tokens, float* x) {
+    const int c = shape.hidden;
+    std::vector<float> partial = pool.take(rows() * c);  // (N, C)
+    cpu::token_embedding_forward(partial.data(), tokens, wte->data.data(), tp.share(model.vocab), rows(), c);
+    tp.reduce_rows(partial.data(), x, shape.rows(), c);
+    pool.give(&partial);
+    cpu::position_embedding_forward(x, wpe->data.data(), tp.first_local_row(shape.rows()), local_rows(),
+                                    shape.attention.seq, c);
+  }
+
+  // W of the embedding from d_embedding (n_l, C): wte's rows from all N rows, wpe's from the local.
+  void embedding_backward_weight(const MicrobatchState& st) {
+    const int c = shape.hidden;
+    std::vector<float> full;
+    const float* d_all = st.d_embedding.data();
+    if (tp.sequence_parallel()) {
+      full = pool.take(rows() * c);
+      tp.gather_rows(st.d_embedding.data(), full.data(), shape.rows(), c);
+      d_all = full.data();
+    }
+    cpu::token_embedding_backward(wte->grad.data(), d_all, st.tokens.data(), tp.share(model.vocab), rows(), c);
+    cpu::position_embedding_backward(wpe->grad.data(), st.d_embedding.data(), tp.first_local_row(shape.rows()),
+                                     local_rows(), shape.attention.seq, c);
+    if (!full.empty()) pool.give(&full);
   }
 
   std::vector<float> blocks_forward(MicrobatchState* st, std::vector<float> x) {
@@ -124,8 +180,8 @@ struct StageModel::Impl {
       cpu::BlockCache& cache = st->blocks[i];
       pool.give(&cache.x);
       cache.x = std::move(x);
-      x = pool.take(floats());  // overwritten by the block
-      cpu::block_forward(blocks[i], shape, &cache, x.data(), &pool);
+      x = pool.take(local_floats());  // overwritten by the block
+      cpu::block_forward(blocks[i], shape, tp, &cache, x.data(), &pool);
       if (recomputed[i]) cpu::block_keep_input_only(&cache, &pool);
     }
     return x;
@@ -135,17 +191,18 @@ struct StageModel::Impl {
     for (std::size_t i = blocks.size(); i-- > 0;) {
       cpu::BlockCache& cache = st->blocks[i];
       if (recomputed[i]) {
-        std::vector<float> discarded = pool.take(floats());
-        cpu::block_forward(blocks[i], shape, &cache, discarded.data(), &pool);
+        std::vector<float> discarded = pool.take(local_floats());
+        cpu::block_forward(blocks[i], shape, tp, &cache, discarded.data(), &pool);
         pool.give(&discarded);
       }
-      cpu::block_backward_input(blocks[i], shape, &cache, d, &pool);
+      cpu::block_backward_input(blocks[i], shape, tp, &cache, d, &pool);
     }
   }
 };
 
 StageModel::StageModel(const ModelConfig& model, int first_layer, int last_layer, int microbatch_size,
-                       int seq_len, int checkpoint_interval, ParameterSet* parameters)
+                       int seq_len, int checkpoint_interval, ParameterSet* parameters, Transport* tp_group,
+                       bool sequence_parallel)
     : impl_(std::make_unique<Impl>()) {
   check_stage_arguments(model, first_layer, last_layer, microbatch_size, seq_len, checkpoint_interval, "CPU");
   if (parameters == nullptr) internal("StageModel needs parameters");
@@ -155,7 +212,11 @@ StageModel::StageModel(const ModelConfig& model, int first_layer, int last_layer
   m.first_layer = first_layer;
   m.last_layer = last_layer;
   m.checkpoint_interval = checkpoint_interval;
-  m.shape = {microbatch_size, seq_len, static_cast<int>(model.hidden), model.heads};
+  m.tp = cpu::TensorParallel(tp_group, sequence_parallel);
+  check_tensor_parallel(model, microbatch_size * seq_len, m.tp);
+  const int tp = m.tp.size();
+  m.shape = {{microbatch_size, seq_len, static_cast<int>(model.hidden) / tp, model.heads / tp},
+             static_cast<int>(model.hidden)};
   if (first_layer == 0) {
     m.wte = &parameters->at("wte.weight");
     m.wpe = &parameters->at("wpe.weight");
@@ -186,9 +247,9 @@ void StageModel::forward(int mb, const std::int32_t* tokens, const float* input,
   if (m.head) {
     m.pool.give(&st.head.x);
     st.head.x = std::move(x);
-    m.losses[mb] = cpu::head_forward(*m.head, m.head_shape(), targets, &st.head, &m.pool);
+    m.losses[mb] = cpu::head_forward(*m.head, m.head_shape(), m.tp, targets, &st.head, &m.pool);
   } else {
-    std::copy(x.begin(), x.end(), output);
+    m.to_message(x.data(), output);
     m.pool.give(&x);
   }
   st.mb = mb;
@@ -207,18 +268,18 @@ void StageModel::backward_input(int mb, const float* grad_output, float loss_sca
   if (st.input_done) internal(fmt::format("backward_input of micro-batch {} ran twice", mb));
   if (!m.head && grad_output == nullptr) internal("a stage without the head needs the output gradient");
   if (!has_embedding() && grad_input == nullptr) internal("a stage without the embedding needs a grad_input buffer");
-  std::vector<float> d = m.pool.take(m.floats());
+  std::vector<float> d = m.pool.take(m.local_floats());
   if (m.head) {
-    cpu::head_backward_input(*m.head, m.head_shape(), loss_scale, &st.head, d.data(), &m.pool);
+    cpu::head_backward_input(*m.head, m.head_shape(), m.tp, loss_scale, &st.head, d.data(), &m.pool);
   } else {
-    std::copy(grad_output, grad_output + m.floats(), d.begin());
+    m.from_message(grad_output, d.data());
   }
   m.blocks_backward_input(&st, d.data());
   if (has_embedding()) {
     m.pool.give(&st.d_embedding);
     st.d_embedding = std::move(d);
   } else {
-    std::copy(d.begin(), d.end(), grad_input);
+    m.to_message(d.data(), grad_input);
     m.pool.give(&d);
   }
   st.input_done = true;
@@ -242,18 +303,15 @@ void StageModel::backward_weight(int mb) {
   Impl& m = *impl_;
   MicrobatchState& st = m.state(mb, "backward_weight");
   if (!st.input_done) internal(fmt::format("backward_weight of micro-batch {} before its backward_input", mb));
-  if (m.head) cpu::head_backward_weight(*m.head, m.head_shape(), st.head, &m.pool);
+  if (m.head) cpu::head_backward_weight(*m.head, m.head_shape(), m.tp, st.head, &m.pool);
   for (std::size_t i = m.blocks.size(); i-- > 0;) {
-    cpu::block_backward_weight(m.blocks[i], m.shape, st.blocks[i], &m.pool);
+    cpu::block_backward_weight(m.blocks[i], m.shape, m.tp, st.blocks[i], &m.pool);
   }
-  if (has_embedding()) {
-    cpu::embedding_backward(m.wte->grad.data(), m.wpe->grad.data(), st.d_embedding.data(), st.tokens.data(),
-                            m.shape.batch, m.shape.seq, m.shape.channels);
-  }
+  if (has_embedding()) m.embedding_backward_weight(st);
   m.release(&st);
 }
 
-std::size_t StageModel::activation_floats() const { return impl_->floats(); }
+std::size_t StageModel::activation_floats() const { return impl_->message_floats(); }
 
 std::size_t StageModel::cached_microbatches() const {
   std::size_t n = 0;

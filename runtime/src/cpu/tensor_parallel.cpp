@@ -38,6 +38,10 @@ void TensorParallel::sum(float* data, std::size_t count) const {
   if (group_ != nullptr) group_->allreduce_sum(host(data, count));
 }
 
+void TensorParallel::sum(double* data, std::size_t count) const {
+  if (group_ != nullptr) group_->allreduce_sum(data, count);
+}
+
 void TensorParallel::gather(const float* mine, float* all, std::size_t count) const {
   if (group_ == nullptr) {
     std::copy(mine, mine + count, all);

@@ -46,6 +46,7 @@ class TensorParallel {
   void reduce_rows(float* partial, float* local, int rows, int width) const;
   // data (count) = its sum over the ranks, in place.
   void sum(float* data, std::size_t count) const;
+  void sum(double* data, std::size_t count) const;
   // all (size() x count) = every rank's mine (count), in rank order.
   void gather(const float* mine, float* all, std::size_t count) const;
 

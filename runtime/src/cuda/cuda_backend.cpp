@@ -89,6 +89,7 @@ class CudaChunk : public TrainableChunk {
   StageCompute& compute() override { return *model_; }
   std::size_t tensor_count() const override { return host_.tensors.size(); }
   const std::string& tensor_name(std::size_t i) const override { return host_.tensors.at(i).name; }
+  bool replicated(std::size_t) const override { return true; }  // tp 1
   Buffer gradient(std::size_t i) override {
     const DeviceTensor& d = device_tensors_.at(i);
     return Buffer::on_device(d.grad, d.count);
@@ -230,6 +231,11 @@ class CudaBackend : public Backend {
         staging_(&device_) {}
 
   std::unique_ptr<TrainableChunk> make_chunk(const ChunkSpec& spec) override {
+    if (spec.tp_group != nullptr && spec.tp_group->size() > 1) {
+      throw_invalid(fmt::format("the CUDA backend runs tp 1 in this version (the plan has tp {}): use --device cpu, "
+                                "or a plan with --tp 1",
+                                spec.tp_group->size()));
+    }
     auto chunk = std::make_unique<CudaChunk>(spec, &device_, &matmul_, &chunks_);
     return chunk;
   }

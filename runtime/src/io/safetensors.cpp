@@ -100,9 +100,9 @@ const SafetensorsEntry* find_entry(const SafetensorsHeader& header, const std::s
 
 // Checks the entry against the tensor it fills (shape, a dtype pp converts).
 void check_entry(const SafetensorsEntry& e, const Tensor& t, const std::string& path) {
-  if (e.shape != t.shape) {
+  if (e.shape != t.full_shape()) {
     throw_invalid(fmt::format("checkpoint '{}' tensor '{}' is ({}), expected ({})", path, t.name,
-                              fmt::join(e.shape, ", "), fmt::join(t.shape, ", ")));
+                              fmt::join(e.shape, ", "), fmt::join(t.full_shape(), ", ")));
   }
   if (e.dtype != "F32" && e.dtype != "F16" && e.dtype != "BF16") {
     throw_invalid(
@@ -173,9 +173,17 @@ void load_safetensors(const std::string& path, ParameterSet* into, bool strict) 
     check_entry(*e, t, path);
     work.emplace_back(&t, e);
   }
+  std::vector<float> whole;  // one whole tensor at a time, for a tensor-parallel piece
   for (const auto& [t, e] : work) {
+    const unsigned char* bytes = file.data() + header.data_start + e->begin;
     t->data.resize(static_cast<std::size_t>(element_count(t->shape)));
-    convert(*e, file.data() + header.data_start + e->begin, &t->data, path, t->name);
+    if (t->shard.replicated()) {
+      convert(*e, bytes, &t->data, path, t->name);
+      continue;
+    }
+    whole.resize(static_cast<std::size_t>(element_count(t->full_shape())));
+    convert(*e, bytes, &whole, path, t->name);
+    copy_piece(whole.data(), t->full_shape(), t->shard, t->data.data());
   }
 }
 

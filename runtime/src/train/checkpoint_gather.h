@@ -10,11 +10,14 @@
 
 namespace pp {
 
-// Collective over `world`. Every rank passes views of the tensors it holds (no copies); world rank
-// 0 writes them all to one safetensors file at `path` (atomically), ranks in order and each
-// rank's tensors in its order, keeping the first tensor of each name (later ones, such as a copy
-// of a tied weight or of the optimizer's step, are received and dropped). The data is streamed:
-// rank 0 holds one tensor of another rank at a time, never the whole checkpoint.
+// Collective over `world`. Every rank passes views of the tensors it holds (no copies): whole
+// tensors, or tensor-parallel pieces (a TensorRef with a shard and its whole shape). World rank 0
+// writes whole tensors to one safetensors file at `path` (atomically), in the order each name
+// first appears (ranks in order, each rank's tensors in its order): a replicated tensor from its
+// first holder (later copies, such as the optimizer's step on every rank, are received and
+// dropped), a sharded one assembled from its `parts` pieces. The data is streamed: rank 0 holds
+// one whole tensor and one piece of another rank at a time, never the whole checkpoint. Pieces
+// that do not make up their tensor (a missing or repeated index) are pp::Error(kInternal).
 void save_gathered_checkpoint(Transport& world, const std::vector<TensorRef>& mine, const std::string& path,
                               const std::map<std::string, std::string>& metadata);
 

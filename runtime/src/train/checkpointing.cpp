@@ -51,20 +51,26 @@ void refuse_non_finite(Transport& world, const std::vector<TensorRef>& tensors, 
   }
 }
 
-void save_checkpoint(Transport& world, std::vector<Chunk>& chunks, int replica, int step, const std::string& path,
-                     const std::string& model_name) {
-  // Replica 0's ranks hold every tensor once; the head's copy of the tied wte (and its optimizer
-  // state) is left to the embedding's rank. Views, not copies: the optimizer state is large.
+void save_checkpoint(Transport& world, std::vector<Chunk>& chunks, const std::string& tied_name, int replica, int step,
+                     const std::string& path, const std::string& model_name) {
+  // Replica 0's ranks hold every tensor once: the pieces of a sharded tensor on every tp rank, a
+  // replicated one on tp rank 0 (its shard index). The head's copy of the tied embedding (and its
+  // optimizer state) is left to the embedding's rank. Views, not copies: the optimizer state is
+  // large.
   std::vector<TensorRef> mine;
   std::vector<TensorRef> optimizer_state;
+  const auto wanted = [&](const Chunk& c, const TensorRef& t) {
+    const bool tied_copy = c.holds_tied_copy() && !tied_name.empty() &&
+                           (t.name == tied_name || t.name.rfind(tied_name + ".", 0) == 0);
+    return !tied_copy && !(t.shard.replicated() && t.shard.index != 0);
+  };
   if (replica == 0) {
     for (Chunk& c : chunks) {
-      const bool tied_copy = c.holds_tied_copy();
       for (TensorRef& t : c.state->weights()) {
-        if (!(tied_copy && t.name == "wte.weight")) mine.push_back(std::move(t));
+        if (wanted(c, t)) mine.push_back(std::move(t));
       }
       for (TensorRef& t : c.state->optimizer_state()) {
-        if (!(tied_copy && t.name.rfind("wte.weight.", 0) == 0)) optimizer_state.push_back(std::move(t));
+        if (wanted(c, t)) optimizer_state.push_back(std::move(t));
       }
     }
   }

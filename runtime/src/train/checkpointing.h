@@ -18,9 +18,10 @@ int checkpoint_step(const std::string& path, const std::string& model_name);
 // checkpoint on disk stays a good one. Collective over `world`.
 void refuse_non_finite(Transport& world, const std::vector<TensorRef>& tensors, int step);
 
-// Writes `path` from replica 0's ranks (the head's copy of the tied wte left to the embedding's
-// rank). Collective over `world`.
-void save_checkpoint(Transport& world, std::vector<Chunk>& chunks, int replica, int step, const std::string& path,
-                     const std::string& model_name);
+// Writes `path` from replica 0's ranks (whole tensors, assembled from tensor-parallel pieces; the
+// head's copy of the tied embedding `tied_name` left to the embedding's rank). Collective over
+// `world`.
+void save_checkpoint(Transport& world, std::vector<Chunk>& chunks, const std::string& tied_name, int replica, int step,
+                     const std::string& path, const std::string& model_name);
 
 }  // namespace pp

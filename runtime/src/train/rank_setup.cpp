@@ -12,13 +12,14 @@ namespace pp {
 
 void check_layout(const TrainOptions& o, const Transport& world) {
   const Layout& l = o.plan.layout;
-  if (l.tp != 1) {
-    throw_invalid(fmt::format("pp run executes plans with tp 1 (this plan has tp {})", l.tp));
-  }
-  if (world.size() != l.pp * l.dp) {
-    throw_invalid(fmt::format("the plan needs pp x dp = {} x {} = {} ranks, the job has {} "
+  Plan with_model = o.plan;
+  with_model.model_config = o.model;
+  for (const std::string& obstacle : pp_run_obstacles(with_model)) throw_invalid(obstacle);
+  const int ranks = l.tp * l.pp * l.dp;
+  if (world.size() != ranks) {
+    throw_invalid(fmt::format("the plan needs tp x pp x dp = {} x {} x {} = {} ranks, the job has {} "
                               "(mpirun -np {})",
-                              l.pp, l.dp, l.pp * l.dp, world.size(), l.pp * l.dp));
+                              l.tp, l.pp, l.dp, ranks, world.size(), ranks));
   }
   const int head = o.model.layers + 1;
   if (o.plan.stages.empty() || o.plan.stages.front().first_layer != 0 ||
@@ -58,21 +59,28 @@ std::unique_ptr<Backend> make_backend(ComputeDevice device, bool allow_tf32) {
 #endif
 }
 
-Groups make_groups(Transport& world, const Schedule& schedule, int stage, int replica, Watchdog* dog,
+RankPlace rank_place(const Layout& l, int world_rank) {
+  return {world_rank / (l.dp * l.tp), (world_rank / l.tp) % l.dp, world_rank % l.tp};
+}
+
+Groups make_groups(Transport& world, const Schedule& schedule, const Layout& l, RankPlace p, Watchdog* dog,
                    Backend& backend, TransportKind kind) {
   const auto fit = [&](std::unique_ptr<Transport> group) { return backend.transport_for(std::move(group), kind); };
   Groups g;
-  g.pipeline = watched(fit(world.split(replica, stage)), dog, "pipeline", "stage");
-  g.data = watched(fit(world.split(stage, replica)), dog, "data-parallel", "replica");
+  g.pipeline = watched(fit(world.split(p.replica * l.tp + p.tp_rank, p.stage)), dog, "pipeline", "stage");
+  g.data = watched(fit(world.split(p.stage * l.tp + p.tp_rank, p.replica)), dog, "data-parallel", "replica");
+  g.tensor = watched(fit(world.split(p.stage * l.dp + p.replica, p.tp_rank)), dog, "tensor-parallel", "tp rank");
   const StageMap map = make_stage_map(schedule);
   const int first = map.rank_of_stage.front();
   const int last = map.rank_of_stage.back();
-  const bool holds_tied = first != last && (stage == first || stage == last);
-  g.tied = watched(fit(world.split(holds_tied ? replica : -1, stage)), dog, "tied-embedding", "stage");
+  const bool holds_tied = first != last && (p.stage == first || p.stage == last);
+  g.tied = watched(fit(world.split(holds_tied ? p.replica * l.tp + p.tp_rank : -1, p.stage)), dog, "tied-embedding",
+                   "stage");
   return g;
 }
 
-std::vector<Chunk> make_chunks(const TrainOptions& o, const Schedule& schedule, int stage, Backend& backend) {
+std::vector<Chunk> make_chunks(const TrainOptions& o, const Schedule& schedule, int stage, Transport* tensor,
+                               Backend& backend) {
   std::vector<Chunk> chunks;
   const Layout& l = o.plan.layout;
   for (int c = 0; c < schedule.chunks_per_rank; ++c) {
@@ -82,7 +90,7 @@ std::vector<Chunk> make_chunks(const TrainOptions& o, const Schedule& schedule, 
     chunk.first_layer = s.first_layer;
     chunk.last_layer = s.last_layer;
     chunk.state = backend.make_chunk({&o.model, s.first_layer, s.last_layer, l.microbatch_size, o.plan.seq_len,
-                                      l.checkpoint_interval, o.adamw, o.init_seed});
+                                      l.checkpoint_interval, o.adamw, o.init_seed, tensor, l.sequence_parallel});
     if (!o.load.empty()) chunk.state->load(o.load, false);
     chunks.push_back(std::move(chunk));
   }

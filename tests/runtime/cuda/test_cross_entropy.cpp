@@ -31,9 +31,10 @@ const Shape kShapes[] = {{1, 1}, {3, 37}, {7, 1000}, {5, 50257}};
 std::vector<float> cpu_row_losses(std::vector<float> logits, const std::vector<std::int32_t>& t,
                                   int n, int v) {
   std::vector<float> losses(n);
+  std::vector<double> stats;
   for (int i = 0; i < n; ++i) {
     losses[i] = static_cast<float>(cpu::softmax_cross_entropy_forward(
-        logits.data() + static_cast<std::size_t>(i) * v, t.data() + i, 1, v));
+        logits.data() + static_cast<std::size_t>(i) * v, t.data() + i, {0, v}, 1, cpu::TensorParallel(), &stats));
   }
   return losses;
 }
@@ -45,9 +46,10 @@ TEST(CudaCrossEntropy, FusedMatchesCpuForwardAndBackward) {
     const std::vector<float> logits = random_floats(size, -8.0f, 8.0f, 1);
     const std::vector<std::int32_t> targets = random_ints(s.n, 0, s.v, 2);
     std::vector<float> grad = logits;
+    std::vector<double> stats;
     const double cpu_total =
-        cpu::softmax_cross_entropy_forward(grad.data(), targets.data(), s.n, s.v);
-    cpu::softmax_cross_entropy_backward(grad.data(), targets.data(), 1.0f, s.n, s.v);
+        cpu::softmax_cross_entropy_forward(grad.data(), targets.data(), {0, s.v}, s.n, cpu::TensorParallel(), &stats);
+    cpu::softmax_cross_entropy_backward(grad.data(), targets.data(), {0, s.v}, 1.0f, s.n);
     const std::vector<float> cpu_losses = cpu_row_losses(logits, targets, s.n, s.v);
 
     DeviceArray<float> d_logits(logits), d_losses(s.n);

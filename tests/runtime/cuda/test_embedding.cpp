@@ -42,7 +42,8 @@ TEST(CudaEmbedding, ForwardIsCpuBitForBit) {
     const std::vector<float> wpe =
         random_floats(static_cast<std::size_t>(s.positions) * s.c, -1, 1, 3);
     std::vector<float> out(positions * s.c);
-    cpu::embedding_forward(out.data(), tokens.data(), wte.data(), wpe.data(), s.b, s.t, s.c);
+    cpu::token_embedding_forward(out.data(), tokens.data(), wte.data(), {0, s.vocab}, positions, s.c);
+    cpu::position_embedding_forward(out.data(), wpe.data(), 0, positions, s.t, s.c);
     DeviceArray<std::int32_t> d_tokens(tokens);
     DeviceArray<float> d_wte(wte), d_wpe(wpe), d_out(out.size());
     launch_embedding_forward(d_out.data(), d_tokens.data(), d_wte.data(), d_wpe.data(), s.b, s.t,
@@ -63,7 +64,8 @@ TEST(CudaEmbedding, BackwardAccumulatesAsCpuBitForBit) {
     const std::vector<float> start_wpe =
         random_floats(static_cast<std::size_t>(s.positions) * s.c, -1, 1, 7);
     std::vector<float> d_wte = start_wte, d_wpe = start_wpe;
-    cpu::embedding_backward(d_wte.data(), d_wpe.data(), d_out.data(), tokens.data(), s.b, s.t, s.c);
+    cpu::token_embedding_backward(d_wte.data(), d_out.data(), tokens.data(), {0, s.vocab}, positions, s.c);
+    cpu::position_embedding_backward(d_wpe.data(), d_out.data(), 0, positions, s.t, s.c);
     DeviceArray<std::int32_t> dev_tokens(tokens);
     DeviceArray<float> dev_dy(d_out), dev_wte(start_wte), dev_wpe(start_wpe);
     launch_embedding_backward(dev_wte.data(), dev_wpe.data(), dev_dy.data(), dev_tokens.data(), s.b,

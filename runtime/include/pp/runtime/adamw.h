@@ -56,6 +56,8 @@ class AdamW {
   struct Slot {
     std::string name;
     std::vector<std::int64_t> shape;
+    Shard shard;                            // the parameter's
+    std::vector<std::int64_t> whole_shape;  // the parameter's
     std::vector<float> exp_avg;
     std::vector<float> exp_avg_sq;
   };
@@ -69,9 +71,10 @@ class AdamW {
 };
 
 // The sum over tensors of sum(grad^2), in double, leaving out the tensor named `skip` (a tied copy
-// counted where the other copy is). Across pipeline stages, add the stages' sums before taking
-// clip_scale.
-double squared_grad_norm(const ParameterSet& parameters, const std::string& skip = "");
+// counted where the other copy is), and the replicated tensors unless `count_replicated` (a
+// tensor-parallel rank other than the first: the first counts them). Across pipeline stages and
+// tensor-parallel ranks, add the sums before taking clip_scale.
+double squared_grad_norm(const ParameterSet& parameters, const std::string& skip = "", bool count_replicated = true);
 
 // torch.nn.utils.clip_grad_norm_'s factor: min(1, max_norm / (sqrt(total_squared_norm) + 1e-6)).
 // max_norm <= 0 disables clipping (returns 1). A non-finite norm gives a non-finite factor.

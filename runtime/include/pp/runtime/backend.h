@@ -31,6 +31,10 @@ struct ChunkSpec {
   int checkpoint_interval = 0;
   AdamWOptions adamw;
   std::uint64_t init_seed = 1337;  // GPT-2's initialisation (init_gpt2), the same on every layout
+  // The stage's tensor-parallel group (ranked by tp rank; null or of size 1: tp 1), outliving the
+  // chunk, and whether the stage runs sequence-parallel (pp/runtime/stage_model.h).
+  Transport* tp_group = nullptr;
+  bool sequence_parallel = false;
 };
 
 class TrainableChunk {
@@ -43,10 +47,13 @@ class TrainableChunk {
   virtual std::size_t tensor_count() const = 0;
   virtual const std::string& tensor_name(std::size_t i) const = 0;
   virtual Buffer gradient(std::size_t i) = 0;
+  // Whether tensor i is held whole by every tensor-parallel rank (not cut into pieces).
+  virtual bool replicated(std::size_t i) const = 0;
   virtual void zero_grad() = 0;
 
   // The sum of grad^2 over the chunk's tensors except the one named `skip` (a tied copy counted
-  // elsewhere), in double.
+  // elsewhere), in double; on a tensor-parallel rank other than the first, over its pieces only
+  // (the first counts the replicated tensors).
   virtual double squared_grad_norm(const std::string& skip) = 0;
   // One AdamW update of every tensor from grad * grad_scale.
   virtual void optimizer_step(float grad_scale) = 0;

@@ -71,13 +71,31 @@ class ParameterSet {
 // layer range outside 0..L+1.
 ParameterSet gpt2_parameters(const ModelConfig& model, int first_layer, int last_layer);
 
+// Megatron-LM's tensor-parallel split of the tensor named `name` of a `family` model over `parts`
+// ranks, for rank `index`: column-parallel products cut their output features (GPT-2's c_attn
+// as 3 blocks, q | k | v; c_fc; Llama's q/k/v/gate/up_proj), row-parallel products their input
+// features (c_proj; o_proj, down_proj), the token embedding and the LM head their vocabulary
+// rows; everything else (norms, position embeddings, the row-parallel products' biases) is
+// replicated.
+Shard tensor_parallel_shard(const std::string& name, ModelFamily family, int index, int parts);
+
+// Cuts every tensor of `whole` (whole tensors, any grads dropped) to tensor-parallel rank
+// `index`'s piece of `parts`; throws pp::Error(kInvalidInput) when a tensor cannot be cut so.
+ParameterSet shard_parameters(const ParameterSet& whole, ModelFamily family, int index, int parts);
+
+// The name of the token embedding the LM head shares ("wte.weight" for GPT-2), or "" for a
+// model whose head has its own weight.
+std::string tied_embedding_name(const ModelConfig& model);
+
 // GPT-2's initialisation, deterministic per tensor name and seed, so every layout (and a single
 // rank) starts from the same weights: linear and embedding weights ~ N(0, 0.02) (the residual
 // projections attn.c_proj and mlp.c_proj ~ N(0, 0.02 / sqrt(2L))), biases 0, norm weights 1.
 void init_gpt2(ParameterSet* parameters, int layers, std::uint64_t seed);
 
-// gpt2_parameters for the layer range, initialised by init_gpt2: what every backend starts from.
+// gpt2_parameters for the layer range, initialised by init_gpt2 (whole tensors, so every layout
+// starts from the same weights), then cut to tensor-parallel rank tp_rank's pieces of tp: what
+// every backend starts from.
 ParameterSet initialised_gpt2_parameters(const ModelConfig& model, int first_layer, int last_layer,
-                                         std::uint64_t seed);
+                                         std::uint64_t seed, int tp_rank = 0, int tp = 1);
 
 }  // namespace pp

@@ -57,7 +57,9 @@ class SafetensorsStreamWriter {
 // with a "transformer." prefix (Hugging Face GPT2LMHeadModel files). Converts F16 and BF16 to
 // float; F32 is copied. File tensors that `into` lacks (attention-mask buffers "h.0.attn.bias",
 // the tied "lm_head.weight", another stage's layers) are ignored. strict: a tensor of `into`
-// missing from the file is an error; otherwise it keeps its values. Grads are not touched.
+// missing from the file is an error; otherwise it keeps its values. Grads are not touched. A
+// tensor-parallel piece (a tensor with a shard) reads its piece of the file's whole tensor, which
+// must have the tensor's full_shape(): any layout loads any checkpoint.
 void load_safetensors(const std::string& path, ParameterSet* into, bool strict);
 
 // The "__metadata__" map of the file (empty when absent).

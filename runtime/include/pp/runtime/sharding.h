@@ -27,6 +27,8 @@ struct Shard {
 struct PieceRange {
   std::int64_t begin = 0;
   std::int64_t end = 0;
+  bool contains(std::int64_t i) const { return i >= begin && i < end; }
+  std::int64_t size() const { return end - begin; }
 };
 PieceRange piece_range(std::int64_t n, int index, int parts);
 

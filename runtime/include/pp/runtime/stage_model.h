@@ -19,6 +19,16 @@
 // pool holds at most what was live at once and a steady state allocates nothing (no fresh mmap
 // per micro-batch). The arithmetic does not depend on which buffer is reused.
 //
+// Tensor parallelism (Megatron-LM, optionally with sequence parallelism): given the group of
+// tp ranks holding this stage (ranked by tp rank), the stage's parameters are this rank's pieces
+// (initialised_gpt2_parameters with tp_rank, tp) and every collective of the stage's compute runs
+// on that group, in the order of the calls (every rank of the group makes the same calls). The
+// activations between stages are then this rank's 1/tp of the rows, (b * T / tp, C): with
+// sequence parallelism its rows of the residual stream, without it a slice of the replicated
+// stream (all-gathered on receipt), so a message does not grow with tp. With sequence
+// parallelism the replicated tensors' gradients (LayerNorms, wpe, c_proj biases) hold this rank's
+// rows' share: the caller sums them over the group (without it they are whole on every rank).
+//
 // Gradients accumulate (+=) into the parameters' grad; nothing here zeroes them. Misuse (a second
 // forward of a live id, I before F, W before I, a missing buffer) throws pp::Error(kInternal);
 // token or target ids outside [0, V) throw pp::Error(kInvalidInput). Matrix products go through
@@ -30,14 +40,17 @@
 #include "pp/model.h"
 #include "pp/runtime/parameters.h"
 #include "pp/runtime/stage_compute.h"
+#include "pp/runtime/transport.h"
 
 namespace pp {
 
 class StageModel : public StageCompute {
  public:
-  // `parameters` (from gpt2_parameters for the same layer range) must outlive the model.
+  // `parameters` (from gpt2_parameters for the same layer range, cut to the rank's pieces with
+  // tp > 1) and `tp_group` (null: tp 1) must outlive the model.
   StageModel(const ModelConfig& model, int first_layer, int last_layer, int microbatch_size,
-             int seq_len, int checkpoint_interval, ParameterSet* parameters);
+             int seq_len, int checkpoint_interval, ParameterSet* parameters, Transport* tp_group = nullptr,
+             bool sequence_parallel = false);
   ~StageModel() override;
   StageModel(const StageModel&) = delete;
   StageModel& operator=(const StageModel&) = delete;
@@ -65,7 +78,7 @@ class StageModel : public StageCompute {
   // W: adds micro-batch `mb`'s parameter gradients into parameters' grad, frees its cache.
   void backward_weight(int mb) override;
 
-  std::size_t activation_floats() const override;  // b * T * C
+  std::size_t activation_floats() const override;  // b * T * C / tp
   std::size_t cached_microbatches() const;
   // Bytes held by the micro-batches between their forward and their backward_weight (activations,
   // the gradients W needs, token ids): what a micro-batch in flight costs the stage.
