@@ -230,7 +230,7 @@ std::vector<Layout> enumerate_layouts(const PlanRequest& r) {
             if (!find_schedule_generator(schedule).unsupported({pp, m, v}).empty()) continue;
             if (pp * v > total_layers(r) || 1LL * pp * v * m > kMaxPlanStageMicrobatches) continue;
             for (int k : options(r.fixed.checkpoint_interval, {0, 1, 2, 4})) {
-              layouts.push_back({tp, pp, dp, b, m, schedule, v, k});
+              layouts.push_back({tp, pp, dp, b, m, schedule, v, k, r.memory.sequence_parallel});
             }
           }
         }

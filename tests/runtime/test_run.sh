@@ -9,45 +9,7 @@ HERE=$2
 # shellcheck source=run_test_lib.sh
 source "$HERE/run_test_lib.sh"
 
-plan single 1 --pp 1 --microbatch-size 2 --schedule 1f1b --ckpt-interval 0 || exit 1
-if mpi 1 run --plan "$TMP/single.json" --data "$TMP/tokens.bin" --steps $STEPS --json \
-     --save "$TMP/single.safetensors" >"$TMP/single.out" 2>"$TMP/single.err"; then
-  ok "single-rank reference run"
-else
-  not_ok "single-rank reference run" "$(tail -5 "$TMP/single.err")"
-  echo "$passed passed, $failed failed"
-  exit 1
-fi
-
-# against NAME NP PLAN-ARGS...: same weights and losses as the single-rank run.
-against() {
-  local name=$1 np=$2
-  shift 2
-  plan "$name" "$np" "$@" || return
-  if ! mpi "$np" run --plan "$TMP/$name.json" --data "$TMP/tokens.bin" --steps $STEPS --json \
-       --save "$TMP/$name.safetensors" >"$TMP/$name.out" 2>"$TMP/$name.err"; then
-    not_ok "$name matches one rank" "run failed: $(tail -3 "$TMP/$name.err")"
-    return
-  fi
-  local weights losses
-  weights=$(python3 "$HERE/compare_checkpoints.py" "$TMP/$name.safetensors" "$TMP/single.safetensors" \
-            --tolerance "$TOL" 2>&1)
-  local weights_rc=$?
-  losses=$(python3 - "$TMP/$name.out" "$TMP/single.out" <<'PY'
-import json, sys
-a, b = (json.load(open(p))["losses"] for p in sys.argv[1:3])
-worst = max(abs(x - y) / abs(y) for x, y in zip(a, b))
-print(f"losses {a} worst relative difference {worst:.2e}")
-sys.exit(0 if len(a) == len(b) and worst < 1e-5 else 1)
-PY
-)
-  local losses_rc=$?
-  if [ $weights_rc -eq 0 ] && [ $losses_rc -eq 0 ]; then
-    ok "$name matches one rank ($weights)"
-  else
-    not_ok "$name matches one rank" "$weights" "$losses"
-  fi
-}
+reference || exit 1
 
 against gpipe-pp4 4 --pp 4 --microbatch-size 2 --schedule gpipe --ckpt-interval 0
 against 1f1b-pp4 4 --pp 4 --microbatch-size 2 --schedule 1f1b --ckpt-interval 0
@@ -107,21 +69,7 @@ else
   not_ok "resume after a kill" "no readable checkpoint after the kill"
 fi
 
-# expect_failure NAME PATTERN NP ARGS...: non-zero exit within the timeout, an error naming it.
-expect_failure() {
-  local name=$1 pattern=$2 np=$3
-  shift 3
-  local start=$SECONDS
-  timeout 60 mpirun -np "$np" "$PP" "$@" >"$TMP/f.out" 2>"$TMP/f.err"
-  local rc=$?
-  if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "error: " "$TMP/f.err" && grep -Eq -- "$pattern" "$TMP/f.err"; then
-    ok "$name: exit $rc in $((SECONDS - start)) s"
-  else
-    not_ok "$name" "exit $rc (124 is a hang)" "$(head -c 500 "$TMP/f.err")"
-  fi
-}
-
-expect_failure "rank count not matching the plan" "needs pp x dp" 3 run --plan "$TMP/1f1b-pp4.json" --data "$TMP/tokens.bin" --steps 1
+expect_failure "rank count not matching the plan" "needs tp x pp x dp" 3 run --plan "$TMP/1f1b-pp4.json" --data "$TMP/tokens.bin" --steps 1
 expect_failure "missing token file" "tokens-missing" 4 run --plan "$TMP/1f1b-pp4.json" --data "$TMP/tokens-missing.bin" --steps 1
 printf 'abcdef' > "$TMP/short.bin"
 expect_failure "short token file" "short.bin" 4 run --plan "$TMP/1f1b-pp4.json" --data "$TMP/short.bin" --steps 1
