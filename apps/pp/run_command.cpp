@@ -139,6 +139,11 @@ nlohmann::ordered_json summary_json(const TrainSummary& s, const TimelineMetrics
                                 {"measured", nullptr},
                                 {"predicted", metrics_to_json(predicted)}};
   if (s.backend.device == ComputeDevice::kCuda) doc["peak_device_bytes"] = s.peak_device_bytes;
+  const Traffic& t = s.traffic_per_step;
+  doc["communication"] = {{"message_bytes", s.message_bytes},
+                          {"bytes_per_step_per_rank",
+                           {{"pipeline", t.pipeline}, {"tensor", t.tensor}, {"data", t.data}, {"tied", t.tied},
+                            {"total", t.total()}}}};
   if (!s.losses.empty()) {  // a resumed run already at --steps ran nothing: nothing made up
     doc["final_loss"] = s.losses.back();
     doc["mean_step_ms"] = step_ms;

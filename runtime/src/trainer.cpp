@@ -64,7 +64,7 @@ class Run {
     }
     backend_impl_ = o.test_backend ? o.test_backend() : make_backend(backend_.device, o.allow_tf32);
     if (o.test_backend) backend_.transport = o.test_transport;
-    groups_ = make_groups(world, schedule_, l, place, dog, *backend_impl_, backend_.transport);
+    groups_ = make_groups(world, schedule_, l, place, dog, *backend_impl_, backend_.transport, &traffic_);
     chunks_ = make_chunks(o, schedule_, stage_, groups_.tensor.get(), *backend_impl_);
     first_step_ = o.resume ? resume_step() : 0;
     ExecutorSetup setup;
@@ -93,8 +93,11 @@ class Run {
     for (int step = first_step_; step < o_.steps; ++step) {
       const auto start = std::chrono::steady_clock::now();
       dog_->arm(true);
+      const Traffic before = traffic_;
       StepRecord record = one_step(step);
       drain_device();  // the step's device work is done before it is timed
+      last_step_traffic_ = {traffic_.pipeline - before.pipeline, traffic_.tensor - before.tensor,
+                            traffic_.data - before.data, traffic_.tied - before.tied};
       double loss = tp_rank_ == 0 ? record.loss_sum : 0.0;  // every tp rank of the head has the loss
       world_.allreduce_sum(&loss, 1);
       loss /= double(o_.plan.global_batch) * o_.plan.seq_len;
@@ -116,14 +119,8 @@ class Run {
     const bool saved_last = o_.save_every > 0 && o_.steps % o_.save_every == 0;
     if (!o_.save.empty() && first_step_ < o_.steps && !saved_last) save(o_.steps, &summary);
     gather_timeline(last_events, &summary);
-    const double mine[2] = {peak_rss_bytes(), backend_impl_->peak_memory_bytes()};
-    std::vector<std::string> all = world_.gather_bytes(std::string(reinterpret_cast<const char*>(mine), sizeof mine));
-    for (const std::string& bytes : all) {
-      double theirs[2] = {0, 0};
-      std::memcpy(theirs, bytes.data(), std::min(bytes.size(), sizeof theirs));
-      summary.peak_rss_bytes = std::max(summary.peak_rss_bytes, theirs[0]);
-      summary.peak_device_bytes = std::max(summary.peak_device_bytes, theirs[1]);
-    }
+    gather_resources(&summary);
+    summary.message_bytes = 4.0 * double(chunks_.front().state->compute().activation_floats());
     return summary;
   }
 
@@ -180,6 +177,24 @@ class Run {
                o_.steps, loss, tokens / (ms / 1e3), ms);
   }
 
+  // The largest memory over ranks and the mean traffic per rank, at world rank 0.
+  void gather_resources(TrainSummary* summary) {
+    const Traffic& t = last_step_traffic_;
+    const double mine[6] = {peak_rss_bytes(), backend_impl_->peak_memory_bytes(), t.pipeline, t.tensor, t.data, t.tied};
+    const std::vector<std::string> all =
+        world_.gather_bytes(std::string(reinterpret_cast<const char*>(mine), sizeof mine));
+    Traffic& mean = summary->traffic_per_step;
+    for (const std::string& bytes : all) {
+      double theirs[6] = {0, 0, 0, 0, 0, 0};
+      std::memcpy(theirs, bytes.data(), std::min(bytes.size(), sizeof theirs));
+      summary->peak_rss_bytes = std::max(summary->peak_rss_bytes, theirs[0]);
+      summary->peak_device_bytes = std::max(summary->peak_device_bytes, theirs[1]);
+      const double share = 1.0 / double(all.size());
+      mean = {mean.pipeline + theirs[2] * share, mean.tensor + theirs[3] * share, mean.data + theirs[4] * share,
+              mean.tied + theirs[5] * share};
+    }
+  }
+
   int resume_step();
   void save(int step, TrainSummary* summary) {
     save_checkpoint(world_, chunks_, tied_name_, replica_, step, o_.save, o_.model.name);
@@ -192,6 +207,8 @@ class Run {
   Watchdog* dog_;
   BackendChoice backend_;
   std::unique_ptr<Backend> backend_impl_;  // before the groups and chunks, which use it to the end
+  Traffic traffic_;                        // counted by the groups: before them
+  Traffic last_step_traffic_;
   int stage_ = 0;
   int replica_ = 0;
   int tp_rank_ = 0;

@@ -4,6 +4,7 @@
 
 #include "pp/error.h"
 #include "pp/runtime/mpi_transport.h"
+#include "train/metered_transport.h"
 #ifdef PP_WITH_CUDA
 #include "cuda/cuda_backend.h"
 #endif
@@ -64,18 +65,23 @@ RankPlace rank_place(const Layout& l, int world_rank) {
 }
 
 Groups make_groups(Transport& world, const Schedule& schedule, const Layout& l, RankPlace p, Watchdog* dog,
-                   Backend& backend, TransportKind kind) {
-  const auto fit = [&](std::unique_ptr<Transport> group) { return backend.transport_for(std::move(group), kind); };
+                   Backend& backend, TransportKind kind, Traffic* traffic) {
+  const auto fit = [&](std::unique_ptr<Transport> group, double* bytes) {
+    return group == nullptr ? nullptr : metered(backend.transport_for(std::move(group), kind), bytes);
+  };
   Groups g;
-  g.pipeline = watched(fit(world.split(p.replica * l.tp + p.tp_rank, p.stage)), dog, "pipeline", "stage");
-  g.data = watched(fit(world.split(p.stage * l.tp + p.tp_rank, p.replica)), dog, "data-parallel", "replica");
-  g.tensor = watched(fit(world.split(p.stage * l.dp + p.replica, p.tp_rank)), dog, "tensor-parallel", "tp rank");
+  g.pipeline = watched(fit(world.split(p.replica * l.tp + p.tp_rank, p.stage), &traffic->pipeline), dog, "pipeline",
+                       "stage");
+  g.data = watched(fit(world.split(p.stage * l.tp + p.tp_rank, p.replica), &traffic->data), dog, "data-parallel",
+                   "replica");
+  g.tensor = watched(fit(world.split(p.stage * l.dp + p.replica, p.tp_rank), &traffic->tensor), dog,
+                     "tensor-parallel", "tp rank");
   const StageMap map = make_stage_map(schedule);
   const int first = map.rank_of_stage.front();
   const int last = map.rank_of_stage.back();
   const bool holds_tied = first != last && (p.stage == first || p.stage == last);
-  g.tied = watched(fit(world.split(holds_tied ? p.replica * l.tp + p.tp_rank : -1, p.stage)), dog, "tied-embedding",
-                   "stage");
+  g.tied = watched(fit(world.split(holds_tied ? p.replica * l.tp + p.tp_rank : -1, p.stage), &traffic->tied), dog,
+                   "tied-embedding", "stage");
   return g;
 }
 

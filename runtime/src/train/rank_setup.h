@@ -50,8 +50,9 @@ std::unique_ptr<Backend> make_backend(ComputeDevice device, bool allow_tf32);
 
 // The communicators, built once (collective over `world`): MPI groups made fit for the backend's
 // buffers (staged or NCCL on a GPU), each watched for progress.
+// Each group's traffic is counted into `traffic` (which outlives the groups).
 Groups make_groups(Transport& world, const Schedule& schedule, const Layout& layout, RankPlace place, Watchdog* dog,
-                   Backend& backend, TransportKind kind);
+                   Backend& backend, TransportKind kind, Traffic* traffic);
 
 // This rank's chunks (placement[stage]), initialised (this tp rank's pieces, computing over
 // `tensor`), and loaded from o.load when given.

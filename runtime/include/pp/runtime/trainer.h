@@ -42,6 +42,16 @@ struct TrainOptions {
   TransportKind test_transport = TransportKind::kMpi;
 };
 
+// Bytes a rank puts on the wire, by communicator (ring-algorithm counts, as
+// train/metered_transport.h defines them).
+struct Traffic {
+  double pipeline = 0;  // activations and gradients between stages
+  double tensor = 0;    // the tensor-parallel collectives inside the stages' compute
+  double data = 0;      // the data-parallel gradient all-reduce
+  double tied = 0;      // the tied embedding's gradient between the first and last stage
+  double total() const { return pipeline + tensor + data + tied; }
+};
+
 struct TrainSummary {
   int first_step = 0;                 // 0, or where a resumed run started
   std::vector<double> losses;         // mean token loss of each step run
@@ -52,6 +62,8 @@ struct TrainSummary {
                                       // held, the largest over ranks (world rank 0); 0 on the CPU
   std::vector<std::string> weights;   // world rank 0: checkpoint paths written
   BackendChoice backend;              // what ran: device, transport and why
+  Traffic traffic_per_step;           // the last step's, per rank: the mean over ranks (world rank 0)
+  double message_bytes = 0;           // one pipeline message (a micro-batch's activation piece)
 };
 
 // Collective over `world`. Throws pp::Error (kInvalidInput) for a rank count that does not match
