@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <barrier>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -26,6 +27,7 @@
 #include <numbers>
 #include <random>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -40,6 +42,8 @@
 #include "pp/error.h"
 #include "pp/model.h"
 #include "pp/runtime/llama_parameters.h"
+#include "pp/runtime/sharding.h"
+#include "pp/runtime/transport.h"
 
 namespace pp {
 namespace {
@@ -642,6 +646,171 @@ TEST(LlamaBlock, ARepeatedStepAllocatesNothingAndGivesTheSameBits) {
   EXPECT_EQ(b.forward(&c), out);
   EXPECT_EQ(b.backward(&c), d_x);
   EXPECT_EQ(b.pool.allocations(), allocations);
+}
+
+// ---- the same layer split over a tensor-parallel group of 2 ----
+
+// The collectives of a group of threads in one process: each rank publishes its buffer, all wait,
+// each reads what it needs (sums in rank order), all wait again. Only what TensorParallel calls.
+class ThreadGroup {
+ public:
+  explicit ThreadGroup(int size) : sync_(size), slots_(std::size_t(size)) {}
+  int size() const { return int(slots_.size()); }
+  template <class Read>
+  void exchange(int rank, float* mine, Read read) {
+    slots_[std::size_t(rank)] = mine;
+    sync_.arrive_and_wait();
+    read(slots_);
+    sync_.arrive_and_wait();
+  }
+
+ private:
+  std::barrier<> sync_;
+  std::vector<float*> slots_;
+};
+
+class ThreadTransport : public Transport {
+ public:
+  ThreadTransport(ThreadGroup* group, int rank) : group_(group), rank_(rank) {}
+  int rank() const override { return rank_; }
+  int size() const override { return group_->size(); }
+  bool accepts(MemorySpace space) const override { return space == MemorySpace::kHost; }
+  Request isend(int, const Buffer&) override { throw Error(ErrorCategory::kInternal, "isend"); }
+  Request irecv(int, const Buffer&) override { throw Error(ErrorCategory::kInternal, "irecv"); }
+  void wait(Request) override {}
+  void allreduce_sum(const Buffer& data) override {
+    Floats sum(data.count(), 0.0f);
+    group_->exchange(rank_, data.host_data(), [&](const std::vector<float*>& all) {
+      for (const float* part : all) {
+        for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += part[i];
+      }
+    });
+    std::copy(sum.begin(), sum.end(), data.host_data());  // after every rank has read it
+  }
+  void allreduce_sum(double*, std::size_t) override { throw Error(ErrorCategory::kInternal, "sum"); }
+  void allgather(const Buffer& mine, const Buffer& all) override {
+    const std::size_t n = mine.count();
+    group_->exchange(rank_, mine.host_data(), [&](const std::vector<float*>& parts) {
+      for (std::size_t r = 0; r < parts.size(); ++r) std::copy(parts[r], parts[r] + n, all.host_data() + r * n);
+    });
+  }
+  void reduce_scatter_sum(const Buffer& all, const Buffer& mine) override {
+    const std::size_t n = mine.count();
+    group_->exchange(rank_, all.host_data(), [&](const std::vector<float*>& parts) {
+      float* out = mine.host_data();
+      std::fill(out, out + n, 0.0f);
+      for (const float* part : parts) {
+        for (std::size_t i = 0; i < n; ++i) out[i] += part[std::size_t(rank_) * n + i];
+      }
+    });
+  }
+  void broadcast(double*, std::size_t, int) override {}
+  void barrier() override {}
+  std::unique_ptr<Transport> split(int, int) override { return nullptr; }
+  std::vector<std::string> gather_bytes(const std::string&) override { return {}; }
+
+ private:
+  ThreadGroup* group_;
+  int rank_;
+};
+
+// Megatron's cut of a Llama layer's tensor: q/k/v/gate/up by output rows, o/down by input
+// columns, the norms whole.
+Shard llama_shard(const std::string& name, int rank, int parts) {
+  const bool column = name.ends_with("o_proj.weight") || name.ends_with("down_proj.weight");
+  const bool row = name.ends_with("_proj.weight") && !column;
+  return {row ? 0 : column ? 1 : -1, 1, rank, parts};
+}
+
+// One rank's run of the whole layer's case: its pieces of the parameters, its rows of x and g.
+struct RankResult {
+  Floats out, d_x;
+  ParameterSet params;
+};
+
+RankResult run_rank(const BlockCase& whole, Transport* group, bool sequence_parallel) {
+  const int rank = group->rank();
+  const int parts = group->size();
+  RankResult r;
+  for (const Tensor& t : whole.params.tensors) {
+    const Shard shard = llama_shard(t.name, rank, parts);
+    Tensor piece{t.name, piece_shape(t.shape, shard, t.name), {}, {}, shard, t.shape};
+    std::int64_t n = 1;
+    for (std::int64_t d : piece.shape) n *= d;
+    piece.data.resize(std::size_t(n));
+    piece.grad.assign(std::size_t(n), 0.0f);
+    copy_piece(t.data.data(), t.shape, shard, piece.data.data());
+    r.params.tensors.push_back(std::move(piece));
+  }
+  const cpu::TensorParallel tp(group, sequence_parallel);
+  const int n = kBatch * kSeq;
+  const std::size_t first = std::size_t(tp.first_local_row(n)) * kHidden;
+  const std::size_t count = std::size_t(tp.local_rows(n)) * kHidden;
+  cpu::LlamaShape shape = whole.shape;
+  shape.heads /= parts;
+  shape.kv_heads /= parts;
+  shape.ffn /= parts;
+  const cpu::LlamaBlockParams p = cpu::llama_block_params(&r.params, 0);
+  cpu::BufferPool pool;
+  cpu::LlamaBlockCache c;
+  c.x.assign(whole.x.begin() + std::ptrdiff_t(first), whole.x.begin() + std::ptrdiff_t(first + count));
+  r.out.resize(count);
+  cpu::llama_block_forward(p, shape, whole.rope, tp, &c, r.out.data(), &pool);
+  r.d_x.assign(whole.g.begin() + std::ptrdiff_t(first), whole.g.begin() + std::ptrdiff_t(first + count));
+  cpu::llama_block_backward_input(p, shape, whole.rope, tp, &c, r.d_x.data(), &pool);
+  cpu::llama_block_backward_weight(p, shape, tp, c, &pool);
+  return r;
+}
+
+void expect_floats_near(const Floats& got, const Floats& want, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  double scale = 1.0;
+  for (float w : want) scale = std::max(scale, double(std::fabs(w)));
+  // Another order of the same float32 sums (partial products summed over ranks): 1e-5.
+  for (std::size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-5 * scale) << what << "[" << i << "]";
+}
+
+TEST(LlamaBlock, TensorParallelPiecesGiveTheWholeLayersResults) {
+  BlockCase whole;
+  whole.params.zero_grad();
+  cpu::LlamaBlockCache c;
+  const Floats out = whole.forward(&c);
+  const Floats d_x = whole.backward(&c);
+  for (bool sequence_parallel : {false, true}) {
+    const std::string what = sequence_parallel ? " (SP)" : " (no SP)";
+    ThreadGroup group(2);
+    std::vector<RankResult> results(2);
+    {
+      std::vector<std::jthread> ranks;
+      for (int rank = 0; rank < 2; ++rank) {
+        ranks.emplace_back([&, rank] {
+          ThreadTransport transport(&group, rank);
+          results[std::size_t(rank)] = run_rank(whole, &transport, sequence_parallel);
+        });
+      }
+    }
+    Floats out_joined, d_x_joined;
+    for (const RankResult& r : results) {
+      out_joined.insert(out_joined.end(), r.out.begin(), r.out.end());
+      d_x_joined.insert(d_x_joined.end(), r.d_x.begin(), r.d_x.end());
+    }
+    expect_floats_near(sequence_parallel ? out_joined : results[1].out, out, "out" + what);
+    expect_floats_near(sequence_parallel ? d_x_joined : results[1].d_x, d_x, "d_x" + what);
+    for (const Tensor& t : whole.params.tensors) {
+      Floats got(t.size(), 0.0f);  // the pieces placed; a whole (norm) tensor's grads summed with SP
+      for (const RankResult& r : results) {
+        const Tensor& piece = r.params.at(t.name);
+        if (!piece.shard.replicated()) {
+          place_piece(piece.grad.data(), t.shape, piece.shard, got.data());
+        } else if (sequence_parallel) {
+          for (std::size_t i = 0; i < got.size(); ++i) got[i] += piece.grad[i];
+        } else {
+          got = piece.grad;
+        }
+      }
+      expect_floats_near(got, t.grad, t.name + what);
+    }
+  }
 }
 
 // ---- parameters ----
