@@ -12,6 +12,7 @@ namespace pp {
 namespace {
 
 constexpr long long kBig = 1LL << 40;
+constexpr double kMinEps = 1e-30;  // the smallest norm epsilon (or frequency factor) accepted
 
 ModelFamily family_of(const JsonFields& f) {
   if (f.has("model_type")) {
@@ -34,6 +35,35 @@ void read_gpt2(const JsonFields& f, ModelConfig* m) {
   m->vocab = f.integer("vocab_size", 1, kBig);
   m->max_positions = f.integer("n_positions", 1, kBig);
   m->tied_embeddings = f.has("tie_word_embeddings") ? f.boolean("tie_word_embeddings") : true;
+  m->norm_eps = f.has("layer_norm_epsilon") ? f.number("layer_norm_epsilon", kMinEps, 1.0) : 1e-5;
+}
+
+// rope_scaling: null or absent is none; else rope_type (or the older "type") must be "llama3"
+// with all four of its keys, as Hugging Face's _validate_llama3_parameters requires.
+RopeScaling read_rope_scaling(const JsonFields& f) {
+  if (!f.has("rope_scaling")) return {};
+  const JsonFields s = f.object("rope_scaling");
+  const char* type_key = s.has("rope_type") || !s.has("type") ? "rope_type" : "type";
+  RopeScaling r;
+  r.type = s.text(type_key);
+  if (r.type != "llama3") s.fail(type_key, "'" + r.type + "' is not supported (llama3)");
+  r.factor = s.number("factor", 1.0, 1e6);
+  r.low_freq_factor = s.number("low_freq_factor", kMinEps, 1e6);
+  r.high_freq_factor = s.number("high_freq_factor", kMinEps, 1e6);
+  if (!(r.high_freq_factor > r.low_freq_factor)) {
+    s.fail("high_freq_factor", "must be greater than low_freq_factor");
+  }
+  r.original_max_positions = s.integer("original_max_position_embeddings", 1, kBig);
+  return r;
+}
+
+nlohmann::ordered_json rope_scaling_to_json(const RopeScaling& r) {
+  if (r.type.empty()) return nullptr;
+  return {{"rope_type", r.type},
+          {"factor", r.factor},
+          {"low_freq_factor", r.low_freq_factor},
+          {"high_freq_factor", r.high_freq_factor},
+          {"original_max_position_embeddings", r.original_max_positions}};
 }
 
 void read_llama(const JsonFields& f, ModelConfig* m) {
@@ -50,6 +80,9 @@ void read_llama(const JsonFields& f, ModelConfig* m) {
   m->vocab = f.integer("vocab_size", 1, kBig);
   m->max_positions = f.integer("max_position_embeddings", 1, kBig);
   m->tied_embeddings = f.has("tie_word_embeddings") ? f.boolean("tie_word_embeddings") : false;
+  m->rope_theta = f.has("rope_theta") ? f.number("rope_theta", 1.0, 1e12) : 10000.0;
+  m->norm_eps = f.has("rms_norm_eps") ? f.number("rms_norm_eps", kMinEps, 1.0) : 1e-6;
+  m->rope_scaling = read_rope_scaling(f);
 }
 
 }  // namespace
@@ -86,6 +119,7 @@ nlohmann::ordered_json model_config_to_json(const ModelConfig& m) {
     j["n_inner"] = m.ffn_hidden;
     j["vocab_size"] = m.vocab;
     j["n_positions"] = m.max_positions;
+    j["layer_norm_epsilon"] = m.norm_eps;
   } else {
     j["model_type"] = "llama";
     j["hidden_size"] = m.hidden;
@@ -95,6 +129,9 @@ nlohmann::ordered_json model_config_to_json(const ModelConfig& m) {
     j["intermediate_size"] = m.ffn_hidden;
     j["vocab_size"] = m.vocab;
     j["max_position_embeddings"] = m.max_positions;
+    j["rope_theta"] = m.rope_theta;
+    j["rms_norm_eps"] = m.norm_eps;
+    j["rope_scaling"] = rope_scaling_to_json(m.rope_scaling);
   }
   j["tie_word_embeddings"] = m.tied_embeddings;
   return j;

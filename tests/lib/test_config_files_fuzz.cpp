@@ -43,7 +43,10 @@ std::vector<std::string> model_strings() {
           "\"n_inner\"", "\"vocab_size\"", "\"n_positions\"", "\"hidden_size\"",
           "\"num_hidden_layers\"", "\"num_attention_heads\"", "\"num_key_value_heads\"",
           "\"intermediate_size\"", "\"max_position_embeddings\"", "\"tie_word_embeddings\"",
-          "\"pp_name\"", "\"pp_source\"", "false"};
+          "\"pp_name\"", "\"pp_source\"", "\"rope_theta\"", "\"rms_norm_eps\"",
+          "\"layer_norm_epsilon\"", "\"rope_scaling\"", "\"rope_type\"", "\"llama3\"",
+          "\"factor\"", "\"low_freq_factor\"", "\"high_freq_factor\"",
+          "\"original_max_position_embeddings\"", "false"};
 }
 
 std::vector<std::string> cluster_strings() {
@@ -74,7 +77,7 @@ std::string written_profile() {
 
 TEST(ModelConfigFuzz, ShippedAndWrittenConfigsMutated) {
   std::uint64_t seed = 0x30de1000u;
-  for (const char* name : {"gpt2-124m", "llama3-8b", "llama2-70b"}) {
+  for (const char* name : {"gpt2-124m", "llama3-8b", "llama2-70b", "llama-tiny"}) {
     const int accepted = pp_test::run_mutations(
         name, shipped("models", name), pp_test::Mutator(++seed, model_strings()), kMutationsPerSeed,
         kCheckModel);

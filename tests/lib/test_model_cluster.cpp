@@ -90,6 +90,93 @@ TEST(ModelConfigs, ShapesReadFromTheHuggingFaceKeys) {
   EXPECT_EQ(load_model("llama3-8b").max_positions, 8192);
 }
 
+TEST(ModelConfigs, LlamaRopeAndNormFieldsFromTheHuggingFaceKeys) {
+  const ModelConfig llama31 = load_model("llama3-405b");  // Llama 3.1: llama3 rope scaling
+  EXPECT_EQ(llama31.rope_theta, 500000.0);
+  EXPECT_EQ(llama31.norm_eps, 1e-5);
+  EXPECT_EQ(llama31.rope_scaling.type, "llama3");
+  EXPECT_EQ(llama31.rope_scaling.factor, 8.0);
+  EXPECT_EQ(llama31.rope_scaling.low_freq_factor, 1.0);
+  EXPECT_EQ(llama31.rope_scaling.high_freq_factor, 4.0);
+  EXPECT_EQ(llama31.rope_scaling.original_max_positions, 8192);
+
+  const ModelConfig llama3 = load_model("llama3-8b");  // Llama 3 (April 2024): no scaling
+  EXPECT_EQ(llama3.rope_theta, 500000.0);
+  EXPECT_EQ(llama3.norm_eps, 1e-5);
+  EXPECT_EQ(llama3.rope_scaling.type, "");
+
+  const ModelConfig llama2 = load_model("llama2-7b");  // no rope_theta key: HF's default
+  EXPECT_EQ(llama2.rope_theta, 10000.0);
+  EXPECT_EQ(llama2.norm_eps, 1e-5);
+  EXPECT_EQ(llama2.rope_scaling.type, "");
+
+  const ModelConfig tiny = load_model("llama-tiny");
+  EXPECT_EQ(tiny.family, ModelFamily::kLlama);
+  EXPECT_EQ(tiny.hidden, 64);
+  EXPECT_EQ(tiny.layers, 4);
+  EXPECT_EQ(tiny.heads, 4);
+  EXPECT_EQ(tiny.kv_heads, 2);
+  EXPECT_EQ(tiny.ffn_hidden, 176);
+  EXPECT_EQ(tiny.vocab, 512);
+  EXPECT_EQ(tiny.max_positions, 128);
+  EXPECT_FALSE(tiny.tied_embeddings);
+  EXPECT_EQ(tiny.rope_scaling.type, "llama3");
+  EXPECT_EQ(tiny.rope_scaling.original_max_positions, 32);
+
+  EXPECT_EQ(load_model("gpt2-tiny").norm_eps, 1e-5);  // layer_norm_epsilon
+}
+
+TEST(ModelConfigs, LlamaDefaultsAndTheOlderRopeScalingTypeKey) {
+  const std::string shape = R"("model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2,
+                               "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 256,
+                               "max_position_embeddings": 64)";
+  const ModelConfig plain = parse_model_config("{" + shape + "}", "m.json");
+  EXPECT_EQ(plain.rope_theta, 10000.0);  // LlamaConfig's defaults
+  EXPECT_EQ(plain.norm_eps, 1e-6);
+  EXPECT_EQ(plain.rope_scaling.type, "");
+  const ModelConfig older = parse_model_config(
+      "{" + shape + R"(, "rope_scaling": {"type": "llama3", "factor": 2, "low_freq_factor": 1,
+                       "high_freq_factor": 2, "original_max_position_embeddings": 16}})",
+      "m.json");
+  EXPECT_EQ(older.rope_scaling.type, "llama3");
+  EXPECT_EQ(older.rope_scaling.factor, 2.0);
+  EXPECT_EQ(older.rope_scaling.high_freq_factor, 2.0);
+  EXPECT_EQ(older.rope_scaling.original_max_positions, 16);
+  const ModelConfig gpt2 = parse_model_config(R"({"model_type": "gpt2", "n_embd": 64, "n_layer": 1,
+      "n_head": 4, "n_positions": 32, "vocab_size": 64, "layer_norm_epsilon": 1e-6})", "m.json");
+  EXPECT_EQ(gpt2.norm_eps, 1e-6);
+}
+
+TEST(ModelConfigs, RopeScalingErrorsNameTheKeyAndValue) {
+  const std::string shape = R"({"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2,
+                               "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 256,
+                               "max_position_embeddings": 64, )";
+  const std::string dynamic = error_of([&] {
+    parse_model_config(shape + R"("rope_scaling": {"rope_type": "dynamic", "factor": 2}})", "m.json");
+  });
+  EXPECT_TRUE(contains(dynamic, "m.json")) << dynamic;
+  EXPECT_TRUE(contains(dynamic, "rope_scaling.rope_type")) << dynamic;
+  EXPECT_TRUE(contains(dynamic, "dynamic")) << dynamic;
+  EXPECT_EQ(dynamic.find('\n'), std::string::npos) << dynamic;
+
+  const std::string missing = error_of([&] {
+    parse_model_config(shape + R"("rope_scaling": {"rope_type": "llama3", "factor": 8,
+                                  "low_freq_factor": 1, "high_freq_factor": 4}})", "m.json");
+  });
+  EXPECT_TRUE(contains(missing, "rope_scaling.original_max_position_embeddings")) << missing;
+
+  const std::string inverted = error_of([&] {
+    parse_model_config(shape + R"("rope_scaling": {"rope_type": "llama3", "factor": 8,
+        "low_freq_factor": 4, "high_freq_factor": 1, "original_max_position_embeddings": 32}})", "m.json");
+  });
+  EXPECT_TRUE(contains(inverted, "rope_scaling.high_freq_factor")) << inverted;
+
+  const std::string bad_theta = error_of([&] { parse_model_config(shape + R"("rope_theta": -1})", "m.json"); });
+  EXPECT_TRUE(contains(bad_theta, "rope_theta")) << bad_theta;
+  const std::string bad_eps = error_of([&] { parse_model_config(shape + R"("rms_norm_eps": 0})", "m.json"); });
+  EXPECT_TRUE(contains(bad_eps, "rms_norm_eps")) << bad_eps;
+}
+
 TEST(ModelConfigs, LoadsAPathToo) {
   const ModelConfig m = load_model(config_dir() + "/models/llama3-8b.json");
   EXPECT_EQ(m.name, "llama3-8b");
@@ -229,6 +316,13 @@ TEST(ModelConfigs, WrittenConfigReadsBackToTheSameModel) {
     EXPECT_EQ(back.vocab, m.vocab) << name;
     EXPECT_EQ(back.max_positions, m.max_positions) << name;
     EXPECT_EQ(back.tied_embeddings, m.tied_embeddings) << name;
+    EXPECT_EQ(back.rope_theta, m.rope_theta) << name;
+    EXPECT_EQ(back.norm_eps, m.norm_eps) << name;
+    EXPECT_EQ(back.rope_scaling.type, m.rope_scaling.type) << name;
+    EXPECT_EQ(back.rope_scaling.factor, m.rope_scaling.factor) << name;
+    EXPECT_EQ(back.rope_scaling.low_freq_factor, m.rope_scaling.low_freq_factor) << name;
+    EXPECT_EQ(back.rope_scaling.high_freq_factor, m.rope_scaling.high_freq_factor) << name;
+    EXPECT_EQ(back.rope_scaling.original_max_positions, m.rope_scaling.original_max_positions) << name;
     EXPECT_EQ(parameter_count(back), parameter_count(m)) << name;
   }
 }

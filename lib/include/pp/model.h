@@ -11,6 +11,16 @@ enum class ModelFamily {
   kLlama,  // rotary positions, RMSNorm, no biases, SwiGLU MLP, grouped-query attention
 };
 
+// Llama 3's frequency-dependent rotary scaling (Hugging Face's rope_scaling with rope_type
+// "llama3", _compute_llama3_parameters): wavelengths shorter than original_max_positions /
+// high_freq_factor keep their frequency, those longer than original_max_positions /
+// low_freq_factor are divided by `factor`, and the band between is interpolated smoothly.
+struct RopeScaling {
+  std::string type;  // "" none, "llama3"
+  double factor = 1, low_freq_factor = 1, high_freq_factor = 4;
+  long long original_max_positions = 8192;  // original_max_position_embeddings
+};
+
 struct ModelConfig {
   std::string name;
   ModelFamily family = ModelFamily::kGpt2;
@@ -22,6 +32,10 @@ struct ModelConfig {
   long long vocab = 0;            // V: vocab_size
   long long max_positions = 0;    // n_positions / max_position_embeddings
   bool tied_embeddings = false;   // the LM head shares the token embedding
+  double rope_theta = 10000;      // Llama: the rotary base theta (HF's default 10000)
+  double norm_eps = 1e-5;         // Llama: rms_norm_eps (HF default 1e-6); GPT-2:
+                                  // layer_norm_epsilon (HF default 1e-5)
+  RopeScaling rope_scaling;       // Llama: rope_scaling (null or absent: none)
   std::string source;             // where the figures come from (shipped configs say)
 
   long long head_dim() const { return hidden / heads; }

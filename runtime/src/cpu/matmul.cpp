@@ -43,4 +43,23 @@ void bias_backward(float* d_bias, const float* d_out, int n, int out_dim, float*
   for (int j = 0; j < out_dim; ++j) d_bias[j] += sums[j];
 }
 
+void linear_t_forward(float* out, const float* in, const float* weight, int n, int in_dim, int out_dim) {
+  gemm(false, true, n, out_dim, in_dim, 1.0f, in, in_dim, weight, in_dim, 0.0f, out, out_dim);
+}
+
+void linear_t_backward_input(float* d_in, const float* d_out, const float* weight, int n, int in_dim,
+                             int out_dim) {
+  gemm(false, false, n, in_dim, out_dim, 1.0f, d_out, out_dim, weight, in_dim, 0.0f, d_in, in_dim);
+}
+
+void linear_t_backward_input_add(float* d_in, const float* d_out, const float* weight, int n, int in_dim,
+                                 int out_dim) {
+  gemm(false, false, n, in_dim, out_dim, 1.0f, d_out, out_dim, weight, in_dim, 1.0f, d_in, in_dim);
+}
+
+void linear_t_backward_weight(float* d_weight, const float* in, const float* d_out, int n, int in_dim,
+                              int out_dim) {
+  gemm(true, false, out_dim, in_dim, n, 1.0f, d_out, out_dim, in, in_dim, 1.0f, d_weight, in_dim);
+}
+
 }  // namespace pp::cpu

@@ -27,4 +27,23 @@ void linear_backward_weight(float* d_weight, float* d_bias, const float* in, con
 // d_bias (out) += column sums of d_out (n, out); sums (out): the caller's scratch, overwritten.
 void bias_backward(float* d_bias, const float* d_out, int n, int out_dim, float* sums);
 
+// Linear layers as Hugging Face's nn.Linear stores them (Llama): weight (out, in), y = x W^T, no
+// bias.
+
+// out (n, out) = in (n, in) @ weight^T, weight (out, in). Overwrites out.
+void linear_t_forward(float* out, const float* in, const float* weight, int n, int in_dim, int out_dim);
+
+// d_in (n, in) = d_out (n, out) @ weight (out, in). Overwrites d_in.
+void linear_t_backward_input(float* d_in, const float* d_out, const float* weight, int n, int in_dim,
+                             int out_dim);
+
+// d_in (n, in) += d_out (n, out) @ weight (out, in). Accumulates (the input gradient of a tensor
+// read by several linears: Llama's q/k/v and gate/up projections).
+void linear_t_backward_input_add(float* d_in, const float* d_out, const float* weight, int n, int in_dim,
+                                 int out_dim);
+
+// d_weight (out, in) += d_out^T (out, n) @ in (n, in). Accumulates.
+void linear_t_backward_weight(float* d_weight, const float* in, const float* d_out, int n, int in_dim,
+                              int out_dim);
+
 }  // namespace pp::cpu
