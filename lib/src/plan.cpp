@@ -138,11 +138,6 @@ void read_layout(const JsonFields& f, Layout* l) {
 
 std::vector<std::string> pp_run_obstacles(const Plan& p) {
   std::vector<std::string> out;
-  if (p.model_config.family != ModelFamily::kGpt2) {
-    out.push_back(fmt::format("pp run trains GPT-2-family models only, and {} is a Llama-family "
-                              "model: plan a GPT-2 config.json to train with pp run",
-                              p.model_config.name));
-  }
   const int tp = p.layout.tp;
   if (tp > 1 && (p.model_config.heads % tp != 0 || p.model_config.kv_heads % tp != 0)) {
     out.push_back(fmt::format("tp {} does not divide the model's {} attention heads ({} key/value heads): pass a "

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "pp/error.h"
+#include "pp/runtime/llama_parameters.h"
 
 namespace pp {
 namespace {
@@ -122,6 +123,16 @@ ParameterSet initialised_gpt2_parameters(const ModelConfig& model, int first_lay
                                          std::uint64_t seed, int tp_rank, int tp) {
   ParameterSet p = gpt2_parameters(model, first_layer, last_layer);
   init_gpt2(&p, model.layers, seed);
+  return tp == 1 ? p : shard_parameters(p, model.family, tp_rank, tp);
+}
+
+ParameterSet initialised_parameters(const ModelConfig& model, int first_layer, int last_layer, std::uint64_t seed,
+                                    int tp_rank, int tp) {
+  if (model.family == ModelFamily::kGpt2) {
+    return initialised_gpt2_parameters(model, first_layer, last_layer, seed, tp_rank, tp);
+  }
+  ParameterSet p = llama_parameters(model, first_layer, last_layer);
+  init_llama(&p, seed);
   return tp == 1 ? p : shard_parameters(p, model.family, tp_rank, tp);
 }
 

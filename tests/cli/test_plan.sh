@@ -210,7 +210,16 @@ if [ "$RC" -eq 0 ] && grep -q '^note: --seq-len not given: planning for 1024' "$
 else
   not_ok "--seq-len default" "exit $RC" "$(head -c 300 "$TMP/err")"
 fi
-expect_error "pp profile of a Llama model" 2 "GPT-2-family models only.*analytic" profile --model llama3-8b -o "$TMP/x.json"
+expect_error "pp profile of a Llama model on the GPU" 2 "Llama model.*--device cpu" profile --model llama3-8b --device cuda -o "$TMP/x.json"
+run profile --model llama-tiny --microbatch-size 2 --seq-len 32 --repeats 2 -o "$TMP/llama-profile.json"
+if [ "$RC" -eq 0 ] && python3 - "$TMP/llama-profile.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+assert len(p["layers"]) == 6  # embedding, 4 decoder layers, head
+for layer in p["layers"]:
+    assert layer["fwd_ms"] > 0 and layer["bwd_ms"] >= layer["wgrad_ms"] >= 0
+PY
+then ok "pp profile measures pp run's Llama layers"; else not_ok "pp profile of llama-tiny" "exit $RC" "$(head -c 300 "$TMP/err")"; fi
 
 # pp profile: measured per-layer costs that pp plan reads.
 run profile --model gpt2-tiny --microbatch-size 2 --seq-len 32 --repeats 2 -o "$TMP/profile.json"

@@ -72,8 +72,8 @@ struct Plan {
   std::string profile;  // "analytic" or the measured profile's path
 };
 
-// Why `pp run` cannot execute this plan today (a model family it does not train, a tp that does
-// not divide the heads or a micro-batch's tokens); empty when it can. Each reason names what to
+// Why `pp run` cannot execute this plan today (a tp that does not divide the heads or a
+// micro-batch's tokens, or exceeds the vocabulary); empty when it can. Each reason names what to
 // change ("--tp 1").
 std::vector<std::string> pp_run_obstacles(const Plan& plan);
 

@@ -16,7 +16,7 @@ class CpuChunk : public TrainableChunk {
  public:
   explicit CpuChunk(const ChunkSpec& s)
       : tp_rank_(s.tp_group == nullptr ? 0 : s.tp_group->rank()),
-        parameters_(initialised_gpt2_parameters(*s.model, s.first_layer, s.last_layer, s.init_seed, tp_rank_,
+        parameters_(initialised_parameters(*s.model, s.first_layer, s.last_layer, s.init_seed, tp_rank_,
                                                 s.tp_group == nullptr ? 1 : s.tp_group->size())),
         optimizer_(parameters_, s.adamw),
         model_(*s.model, s.first_layer, s.last_layer, s.microbatch_size, s.seq_len, s.checkpoint_interval,

@@ -8,7 +8,7 @@
 #include <optional>
 #include <vector>
 
-#include "block.h"
+#include "block_stack.h"
 #include "buffer_pool.h"
 #include "embedding.h"
 #include "head.h"
@@ -25,7 +25,7 @@ namespace {
 struct MicrobatchState {
   int mb = -1;                          // the micro-batch id; -1: a free slot
   std::vector<std::int32_t> tokens;     // (b, T), embedding stages
-  std::vector<cpu::BlockCache> blocks;  // one per block of the stage
+  cpu::StackCaches blocks;              // one per block of the stage
   cpu::HeadCache head;                  // head stages
   std::vector<float> d_embedding;       // (n_l, C) gradient of the embedding output, after I
   bool input_done = false;              // backward_input ran
@@ -33,28 +33,42 @@ struct MicrobatchState {
 
 [[noreturn]] void internal(const std::string& message) { throw Error(ErrorCategory::kInternal, message); }
 
-// Every tensor's data and grad match its shape, and the shapes the kernels index by are GPT-2's.
+// Every tensor's data and grad match its shape, and the shapes the kernels index by are the
+// model's (the parameter set of the same model and layers, cut for the same tp).
 void check_shapes(const ParameterSet& parameters, const ModelConfig& model) {
   const long long c = model.hidden;
+  const std::vector<std::int64_t> table{model.vocab, c};
   for (const Tensor& t : parameters.tensors) {
     std::size_t n = 1;
     for (std::int64_t d : t.shape) n *= static_cast<std::size_t>(d);
     bool ok = t.data.size() == n && t.grad.size() == n;
     const std::vector<std::int64_t>& whole = t.full_shape();
-    if (t.name == "wte.weight") ok = ok && whole == std::vector<std::int64_t>{model.vocab, c};
+    if (t.name == "wte.weight" || t.name.ends_with("embed_tokens.weight") || t.name == "lm_head.weight") {
+      ok = ok && whole == table;
+    }
     if (t.name == "wpe.weight") ok = ok && whole == std::vector<std::int64_t>{model.max_positions, c};
     if (t.name.ends_with("mlp.c_fc.weight")) ok = ok && whole == std::vector<std::int64_t>{c, 4 * c};
+    if (t.name.ends_with("mlp.gate_proj.weight")) ok = ok && whole == std::vector<std::int64_t>{model.ffn_hidden, c};
     if (!ok) internal(fmt::format("parameter {} does not have the shape the model {} needs", t.name, model.name));
   }
 }
 
+// A micro-batch's dimensions: b sequences of T tokens of C features.
+struct Dims {
+  int batch = 0;
+  int seq = 0;
+  int hidden = 0;
+  int rows() const { return batch * seq; }
+};
+
 // What the layers assume of a tensor-parallel split (pp run's layout check says it to the user).
 void check_tensor_parallel(const ModelConfig& model, int rows, const cpu::TensorParallel& tp) {
   const int n = tp.size();
-  if (model.heads % n != 0 || rows % n != 0 || model.vocab < n) {
-    internal(fmt::format("tp {} does not divide the heads ({}) or the micro-batch's tokens ({}), or exceeds the "
-                         "vocabulary ({})",
-                         n, model.heads, rows, model.vocab));
+  if (model.heads % n != 0 || model.kv_heads % n != 0 || rows % n != 0 || model.vocab < n ||
+      model.ffn_hidden % n != 0) {
+    internal(fmt::format("tp {} does not divide the heads ({}, {} key/value), the MLP ({}) or the micro-batch's "
+                         "tokens ({}), or exceeds the vocabulary ({})",
+                         n, model.heads, model.kv_heads, model.ffn_hidden, rows, model.vocab));
   }
 }
 
@@ -66,10 +80,10 @@ struct StageModel::Impl {
   int last_layer = 0;
   int checkpoint_interval = 0;
   cpu::TensorParallel tp;
-  cpu::BlockShape shape;      // b, T, this rank's channels and heads; C
-  Tensor* wte = nullptr;      // embedding stages
-  Tensor* wpe = nullptr;
-  std::vector<cpu::BlockParams> blocks;
+  Dims shape;
+  Tensor* wte = nullptr;      // embedding stages: the token table
+  Tensor* wpe = nullptr;      // GPT-2's learned positions (Llama: null, rotary in the blocks)
+  std::optional<cpu::BlockStack> blocks;
   std::vector<bool> recomputed;  // per block of the stage
   std::optional<cpu::HeadParams> head;
   cpu::BufferPool pool;  // every float buffer of the micro-batches and the temporaries
@@ -120,7 +134,7 @@ struct StageModel::Impl {
 
   // Gives the slot's float buffers back to the pool and frees the slot.
   void release(MicrobatchState* st) {
-    for (cpu::BlockCache& cache : st->blocks) cpu::block_release(&cache, &pool);
+    blocks->release(&st->blocks, &pool);
     cpu::head_release(&st->head, &pool);
     pool.give(&st->d_embedding);
     st->input_done = false;
@@ -129,7 +143,7 @@ struct StageModel::Impl {
 
   std::size_t bytes(const MicrobatchState& st) const {
     std::size_t n = st.tokens.size() * sizeof(std::int32_t) + st.d_embedding.size() * sizeof(float);
-    for (const cpu::BlockCache& cache : st.blocks) n += cpu::block_cache_bytes(cache);
+    n += blocks->bytes(st.blocks);
     return n + (head ? cpu::head_cache_bytes(st.head) : 0);
   }
 
@@ -154,8 +168,9 @@ struct StageModel::Impl {
     cpu::token_embedding_forward(partial.data(), tokens, wte->data.data(), tp.share(model.vocab), rows(), c);
     tp.reduce_rows(partial.data(), x, shape.rows(), c);
     pool.give(&partial);
-    cpu::position_embedding_forward(x, wpe->data.data(), tp.first_local_row(shape.rows()), local_rows(),
-                                    shape.attention.seq, c);
+    if (wpe == nullptr) return;
+    cpu::position_embedding_forward(x, wpe->data.data(), tp.first_local_row(shape.rows()), local_rows(), shape.seq,
+                                    c);
   }
 
   // W of the embedding from d_embedding (n_l, C): wte's rows from all N rows, wpe's from the local.
@@ -169,33 +184,34 @@ struct StageModel::Impl {
       d_all = full.data();
     }
     cpu::token_embedding_backward(wte->grad.data(), d_all, st.tokens.data(), tp.share(model.vocab), rows(), c);
-    cpu::position_embedding_backward(wpe->grad.data(), st.d_embedding.data(), tp.first_local_row(shape.rows()),
-                                     local_rows(), shape.attention.seq, c);
+    if (wpe != nullptr) {
+      cpu::position_embedding_backward(wpe->grad.data(), st.d_embedding.data(), tp.first_local_row(shape.rows()),
+                                       local_rows(), shape.seq, c);
+    }
     if (!full.empty()) pool.give(&full);
   }
 
   std::vector<float> blocks_forward(MicrobatchState* st, std::vector<float> x) {
-    st->blocks.resize(blocks.size());
-    for (std::size_t i = 0; i < blocks.size(); ++i) {
-      cpu::BlockCache& cache = st->blocks[i];
-      pool.give(&cache.x);
-      cache.x = std::move(x);
+    blocks->prepare(&st->blocks);
+    for (std::size_t i = 0; i < blocks->size(); ++i) {
+      std::vector<float>& input = blocks->input(&st->blocks, i);
+      pool.give(&input);
+      input = std::move(x);
       x = pool.take(local_floats());  // overwritten by the block
-      cpu::block_forward(blocks[i], shape, tp, &cache, x.data(), &pool);
-      if (recomputed[i]) cpu::block_keep_input_only(&cache, &pool);
+      blocks->forward(i, &st->blocks, x.data(), &pool);
+      if (recomputed[i]) blocks->keep_input_only(i, &st->blocks, &pool);
     }
     return x;
   }
 
   void blocks_backward_input(MicrobatchState* st, float* d) {
-    for (std::size_t i = blocks.size(); i-- > 0;) {
-      cpu::BlockCache& cache = st->blocks[i];
+    for (std::size_t i = blocks->size(); i-- > 0;) {
       if (recomputed[i]) {
         std::vector<float> discarded = pool.take(local_floats());
-        cpu::block_forward(blocks[i], shape, tp, &cache, discarded.data(), &pool);
+        blocks->forward(i, &st->blocks, discarded.data(), &pool);
         pool.give(&discarded);
       }
-      cpu::block_backward_input(blocks[i], shape, tp, &cache, d, &pool);
+      blocks->backward_input(i, &st->blocks, d, &pool);
     }
   }
 };
@@ -204,7 +220,7 @@ StageModel::StageModel(const ModelConfig& model, int first_layer, int last_layer
                        int seq_len, int checkpoint_interval, ParameterSet* parameters, Transport* tp_group,
                        bool sequence_parallel)
     : impl_(std::make_unique<Impl>()) {
-  check_stage_arguments(model, first_layer, last_layer, microbatch_size, seq_len, checkpoint_interval, "CPU");
+  check_stage_arguments(model, first_layer, last_layer, microbatch_size, seq_len, checkpoint_interval, "CPU", true);
   if (parameters == nullptr) internal("StageModel needs parameters");
   check_shapes(*parameters, model);
   Impl& m = *impl_;
@@ -214,19 +230,20 @@ StageModel::StageModel(const ModelConfig& model, int first_layer, int last_layer
   m.checkpoint_interval = checkpoint_interval;
   m.tp = cpu::TensorParallel(tp_group, sequence_parallel);
   check_tensor_parallel(model, microbatch_size * seq_len, m.tp);
-  const int tp = m.tp.size();
-  m.shape = {{microbatch_size, seq_len, static_cast<int>(model.hidden) / tp, model.heads / tp},
-             static_cast<int>(model.hidden)};
+  m.shape = {microbatch_size, seq_len, static_cast<int>(model.hidden)};
+  const bool gpt2 = model.family == ModelFamily::kGpt2;
   if (first_layer == 0) {
-    m.wte = &parameters->at("wte.weight");
-    m.wpe = &parameters->at("wpe.weight");
+    m.wte = &parameters->at(gpt2 ? "wte.weight" : "model.embed_tokens.weight");
+    if (gpt2) m.wpe = &parameters->at("wpe.weight");
   }
-  for (int layer = std::max(first_layer, 1); layer <= std::min(last_layer, model.layers); ++layer) {
-    const int j = layer - 1;  // the model-wide block index, as the planner counts it
-    m.blocks.push_back(cpu::block_params(parameters, j));
+  // Blocks j in [first_block, last_block), model-wide 0-based (layer - 1), as the planner counts.
+  const int first_block = std::max(first_layer, 1) - 1;
+  const int last_block = std::min(last_layer, model.layers);
+  m.blocks.emplace(model, parameters, first_block, std::max(first_block, last_block), microbatch_size, seq_len, &m.tp);
+  for (int j = first_block; j < last_block; ++j) {
     m.recomputed.push_back(checkpoint_interval >= 1 && j % checkpoint_interval == checkpoint_interval - 1);
   }
-  if (last_layer == model.layers + 1) m.head = cpu::head_params(parameters);
+  if (last_layer == model.layers + 1) m.head = cpu::head_params(parameters, model);
 }
 
 StageModel::~StageModel() = default;
@@ -304,9 +321,7 @@ void StageModel::backward_weight(int mb) {
   MicrobatchState& st = m.state(mb, "backward_weight");
   if (!st.input_done) internal(fmt::format("backward_weight of micro-batch {} before its backward_input", mb));
   if (m.head) cpu::head_backward_weight(*m.head, m.head_shape(), m.tp, st.head, &m.pool);
-  for (std::size_t i = m.blocks.size(); i-- > 0;) {
-    cpu::block_backward_weight(m.blocks[i], m.shape, m.tp, st.blocks[i], &m.pool);
-  }
+  for (std::size_t i = m.blocks->size(); i-- > 0;) m.blocks->backward_weight(i, st.blocks, &m.pool);
   if (has_embedding()) m.embedding_backward_weight(st);
   m.release(&st);
 }

@@ -111,7 +111,7 @@ CudaStageModel::CudaStageModel(const CudaStageSpec& spec, const std::map<std::st
     : impl_(std::make_unique<Impl>()) {
   const ModelConfig& model = spec.model;
   check_stage_arguments(model, spec.first_layer, spec.last_layer, spec.microbatch_size, spec.seq_len,
-                        spec.checkpoint_interval, "CUDA");
+                        spec.checkpoint_interval, "CUDA", false);
   const int head_dim = static_cast<int>(model.hidden) / model.heads;
   if (head_dim != 16 && head_dim != 32 && head_dim != 64 && head_dim != 128) {
     throw_invalid(fmt::format("the GPU's attention takes head dimensions 16, 32, 64 or 128, not {} (hidden {} / {} heads)",

@@ -7,8 +7,12 @@
 namespace pp {
 
 void check_stage_arguments(const ModelConfig& model, int first_layer, int last_layer, int microbatch_size,
-                           int seq_len, int checkpoint_interval, const char* backend) {
-  if (model.family != ModelFamily::kGpt2) throw_invalid(fmt::format("the {} stage model runs GPT-2 models only", backend));
+                           int seq_len, int checkpoint_interval, const char* backend, bool runs_llama) {
+  if (model.family == ModelFamily::kLlama && !runs_llama) {
+    throw_invalid(fmt::format("the {} backend runs GPT-2 models only in this version ({} is a Llama model): use "
+                              "--device cpu",
+                              backend, model.name));
+  }
   if (first_layer < 0 || last_layer > model.layers + 1 || first_layer > last_layer) {
     throw_invalid(fmt::format("layers [{}, {}] are outside 0..{}", first_layer, last_layer, model.layers + 1));
   }

@@ -71,6 +71,12 @@ class ParameterSet {
 // layer range outside 0..L+1.
 ParameterSet gpt2_parameters(const ModelConfig& model, int first_layer, int last_layer);
 
+// The parameters every backend starts from for layers [first_layer, last_layer] of `model`, GPT-2
+// (initialised_gpt2_parameters) or Llama (llama_parameters, init_llama): whole tensors
+// initialised the same for every layout, then cut to tensor-parallel rank tp_rank's pieces of tp.
+ParameterSet initialised_parameters(const ModelConfig& model, int first_layer, int last_layer, std::uint64_t seed,
+                                    int tp_rank = 0, int tp = 1);
+
 // Megatron-LM's tensor-parallel split of the tensor named `name` of a `family` model over `parts`
 // ranks, for rank `index`: column-parallel products cut their output features (GPT-2's c_attn
 // as 3 blocks, q | k | v; c_fc; Llama's q/k/v/gate/up_proj), row-parallel products their input
