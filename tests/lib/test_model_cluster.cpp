@@ -114,8 +114,8 @@ TEST(ModelConfigs, LlamaRopeAndNormFieldsFromTheHuggingFaceKeys) {
   EXPECT_EQ(tiny.family, ModelFamily::kLlama);
   EXPECT_EQ(tiny.hidden, 64);
   EXPECT_EQ(tiny.layers, 4);
-  EXPECT_EQ(tiny.heads, 4);
-  EXPECT_EQ(tiny.kv_heads, 2);
+  EXPECT_EQ(tiny.heads, 8);  // tp 2 and 4 divide both head counts
+  EXPECT_EQ(tiny.kv_heads, 4);
   EXPECT_EQ(tiny.ffn_hidden, 176);
   EXPECT_EQ(tiny.vocab, 512);
   EXPECT_EQ(tiny.max_positions, 128);
