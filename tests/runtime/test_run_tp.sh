@@ -82,7 +82,7 @@ plan = json.load(open(sys.argv[1]))
 plan["tp"] = 3
 json.dump(plan, open(sys.argv[2], "w"))
 PY
-expect_failure "tp 3 of 4 heads" "tp 3 does not divide" 3 run --plan "$TMP/tp3.json" --data "$TMP/tokens.bin" --steps 1
+expect_failure "tp 3 not dividing the heads" "tp 3 does not divide" 3 run --plan "$TMP/tp3.json" --data "$TMP/tokens.bin" --steps 1
 expect_failure "rank count not tp x pp x dp" "needs tp x pp x dp = 2 x 1 x 1" 3 run --plan "$TMP/tp2-sp.json" --data "$TMP/tokens.bin" --steps 1
 
 echo "$passed passed, $failed failed"

@@ -76,6 +76,29 @@ TEST_F(Fixture, DeviceSumsOverEveryRank) {
   EXPECT_EQ(staging.host_buffers_out(), 0u);
 }
 
+// Tensor parallelism's collectives over device buffers: every rank's part in rank order, and each
+// rank's part of the sum, against values computed here.
+TEST_F(Fixture, DeviceAllGatherAndReduceScatter) {
+  const int n = transport->size();
+  const int me = transport->rank();
+  constexpr std::size_t kPart = 37;
+  std::vector<float> mine(kPart), all(kPart * n, -1.0f);
+  for (std::size_t i = 0; i < kPart; ++i) mine[i] = float(me * 1000 + i);
+  transport->allgather(fake_device(mine), fake_device(all));
+  for (int r = 0; r < n; ++r) {
+    for (std::size_t i = 0; i < kPart; ++i) ASSERT_EQ(all[r * kPart + i], float(r * 1000 + i));
+  }
+  std::vector<float> whole(kPart * n), part(kPart, -1.0f);
+  for (std::size_t k = 0; k < whole.size(); ++k) whole[k] = float(k + me);  // rank me adds me
+  transport->reduce_scatter_sum(fake_device(whole), fake_device(part));
+  for (std::size_t i = 0; i < kPart; ++i) {
+    ASSERT_EQ(part[i], float(n * (me * kPart + i) + n * (n - 1) / 2)) << i;
+  }
+  EXPECT_EQ(staging.host_buffers_out(), 0u);
+  std::vector<float> short_all(kPart);
+  EXPECT_THROW(transport->allgather(fake_device(mine), fake_device(short_all)), pp::Error);
+}
+
 TEST_F(Fixture, HostBuffersPassThroughUnstaged) {
   std::vector<float> values(10, 1.0f);
   transport->allreduce_sum(pp::Buffer::on_host(values.data(), values.size()));
