@@ -42,7 +42,7 @@ hidden = m.get("n_embd", m.get("hidden_size"))
 b, s, micro = plan["microbatch_size"], plan["seq_len"], plan["microbatches"]
 act = b * s * hidden * 4  # one micro-batch's activation, float32 bytes
 ring = 2 * (tp - 1) / tp  # all-reduce bytes sent per rank, per byte reduced
-layers = [(st["rank"], st["first_layer"], st["last_layer"]) for st in plan["stages"]]
+layers = [(st["rank"], st["layers"][0], st["layers"][1]) for st in plan["stages"]]
 blocks = m.get("n_layer", m.get("num_hidden_layers"))
 per_rank = {}
 for rank, first, last in layers:

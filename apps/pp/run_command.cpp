@@ -32,8 +32,13 @@ Examples:
   mpirun -np 4 pp run --plan plan.json --data tokens.bin --steps 200 --save ckpt.safetensors \
           --save-every 20 --resume --trace run.json
   srun --mpi=pmix -n 8 pp run --plan plan.json --data tokens.bin --json
+  pp plan --model llama-tiny --cluster cpu-local --gpus 8 --global-batch 16 --seq-len 64 \
+          --tp 2 --pp 2 -o 3d.json
+  mpirun -np 8 pp run --plan 3d.json --data tokens.bin --steps 50 --save ckpt.safetensors
+  mpirun -np 4 pp run --plan four.json --data tokens.bin --steps 100 --save ckpt.safetensors --resume
 
-One rank per pipeline stage times data-parallel replicas (world rank = stage x dp + replica).
+tp x pp x dp ranks (world rank = (stage x dp + replica) x tp + tp rank); a checkpoint holds whole
+tensors, so a run resumes under any layout (fewer or more ranks).
 The global batch of step t is the B windows of T+1 tokens starting at token (t*B + i)*T,
 wrapping at the end of the file (docs/run.md). Exit codes: 0 trained; 2 invalid input (rank
 count, plan, data, checkpoint, flags); 4 a file cannot be read or written; 5 training failed (the
@@ -157,10 +162,10 @@ nlohmann::ordered_json summary_json(const TrainSummary& s, const TimelineMetrics
 
 void add_run_command(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
-  CLI::App* cmd = app.add_subcommand("run", "Train a GPT-2 model under a plan (one MPI rank per stage and replica)");
+  CLI::App* cmd = app.add_subcommand("run", "Train a GPT-2 or Llama model under a plan (tp x pp x dp MPI ranks)");
   cmd->footer(kExamples);
   cmd->add_option("--plan", o->plan, "Plan written by pp plan -o")->required();
-  cmd->add_option("--model", o->model, "GPT-2 config.json or shipped name (default: the model config the plan carries)");
+  cmd->add_option("--model", o->model, "GPT-2 or Llama config.json, or a shipped name (default: the model config the plan carries)");
   cmd->add_option("--data", o->data, "Token file: uint16 ids, raw or with llm.c's header")->required();
   cmd->add_option("--steps", o->steps, "Optimizer steps in all")->capture_default_str()->check(CLI::Range(1, 1 << 30));
   cmd->add_option("--lr", o->lr, "AdamW learning rate")->capture_default_str()->check(finite_in(0, 1e3));
@@ -173,8 +178,8 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--grad-clip", o->grad_clip, "Clip the global gradient norm to this; 0: off")
       ->capture_default_str()
       ->check(finite_in(0, 1e30));
-  cmd->add_option("--init-seed", o->init_seed, "Seed of the fresh GPT-2 initialisation")->capture_default_str();
-  cmd->add_option("--load", o->load, "Initial weights (safetensors with Hugging Face GPT-2 names)");
+  cmd->add_option("--init-seed", o->init_seed, "Seed of the fresh initialisation (GPT-2's or Llama's)")->capture_default_str();
+  cmd->add_option("--load", o->load, "Initial weights (safetensors with Hugging Face GPT-2 or Llama names)");
   cmd->add_option("--save", o->save, "Checkpoint to write (safetensors), atomically");
   cmd->add_option("--save-every", o->save_every, "Also write the checkpoint every N steps (needs --save)")
       ->check(CLI::Range(0, 1 << 30));
