@@ -38,14 +38,16 @@ void read_gpt2(const JsonFields& f, ModelConfig* m) {
   m->norm_eps = f.has("layer_norm_epsilon") ? f.number("layer_norm_epsilon", kMinEps, 1.0) : 1e-5;
 }
 
-// rope_scaling: null or absent is none; else rope_type (or the older "type") must be "llama3"
-// with all four of its keys, as Hugging Face's _validate_llama3_parameters requires.
+// rope_scaling: null, absent or rope_type "default" (Hugging Face's unscaled rotary embedding) is
+// none; else rope_type (or the older "type") must be "llama3" with all four of its keys, as
+// Hugging Face's _validate_llama3_parameters requires.
 RopeScaling read_rope_scaling(const JsonFields& f) {
   if (!f.has("rope_scaling")) return {};
   const JsonFields s = f.object("rope_scaling");
   const char* type_key = s.has("rope_type") || !s.has("type") ? "rope_type" : "type";
   RopeScaling r;
   r.type = s.text(type_key);
+  if (r.type == "default") return {};
   if (r.type != "llama3") s.fail(type_key, "'" + r.type + "' is not supported (llama3)");
   r.factor = s.number("factor", 1.0, 1e6);
   r.low_freq_factor = s.number("low_freq_factor", kMinEps, 1e6);

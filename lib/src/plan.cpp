@@ -144,6 +144,10 @@ std::vector<std::string> pp_run_obstacles(const Plan& p) {
                               "--tp that does",
                               tp, p.model_config.heads, p.model_config.kv_heads));
   }
+  if (tp > 1 && p.model_config.gated_mlp() && p.model_config.ffn_hidden % tp != 0) {
+    out.push_back(fmt::format("tp {} does not divide the model's MLP width ({}): pass a --tp that does", tp,
+                              p.model_config.ffn_hidden));
+  }
   if (tp > 1 && (1LL * p.layout.microbatch_size * p.seq_len) % tp != 0) {
     out.push_back(fmt::format("tp {} does not divide a micro-batch's {} tokens (micro-batch size x sequence length), "
                               "which pp run splits over the tensor-parallel ranks: pass a --tp that does",

@@ -215,6 +215,7 @@ std::vector<Layout> enumerate_layouts(const PlanRequest& r) {
   for (int tp : options(r.fixed.tp, divisors(r.gpus))) {
     if (tp > r.cluster.gpus_per_node && !r.fixed.tp) continue;
     if (r.model.heads % tp != 0 || r.model.kv_heads % tp != 0) continue;
+    if (r.model.gated_mlp() && r.model.ffn_hidden % tp != 0) continue;  // pp run splits the MLP's columns
     for (int pp : options(r.fixed.pp, divisors(r.gpus / tp))) {
       if (r.gpus % (tp * pp) != 0 || pp > total_layers(r) || pp > kMaxRanks) continue;
       const int dp = r.gpus / (tp * pp);

@@ -123,7 +123,8 @@ ParameterSet initialised_gpt2_parameters(const ModelConfig& model, int first_lay
                                          std::uint64_t seed, int tp_rank, int tp) {
   ParameterSet p = gpt2_parameters(model, first_layer, last_layer);
   init_gpt2(&p, model.layers, seed);
-  return tp == 1 ? p : shard_parameters(p, model.family, tp_rank, tp);
+  if (tp == 1) return p;  // moved, not copied
+  return shard_parameters(p, model.family, tp_rank, tp);
 }
 
 ParameterSet initialised_parameters(const ModelConfig& model, int first_layer, int last_layer, std::uint64_t seed,
@@ -133,7 +134,8 @@ ParameterSet initialised_parameters(const ModelConfig& model, int first_layer, i
   }
   ParameterSet p = llama_parameters(model, first_layer, last_layer);
   init_llama(&p, seed);
-  return tp == 1 ? p : shard_parameters(p, model.family, tp_rank, tp);
+  if (tp == 1) return p;  // moved, not copied
+  return shard_parameters(p, model.family, tp_rank, tp);
 }
 
 Shard tensor_parallel_shard(const std::string& name, ModelFamily family, int index, int parts) {

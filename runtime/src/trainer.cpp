@@ -31,6 +31,13 @@
 namespace pp {
 namespace {
 
+// What of the plan the CUDA backend does not run in this version ("" if nothing).
+std::string cuda_gap(const ModelConfig& model, const Layout& l) {
+  if (model.family != ModelFamily::kGpt2) return fmt::format("the CUDA backend runs GPT-2 models only in this version, and {} is a Llama model", model.name);
+  if (l.tp > 1) return fmt::format("the CUDA backend runs tp 1 only in this version, and the plan has tp {}", l.tp);
+  return "";
+}
+
 double peak_rss_bytes() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -55,7 +62,7 @@ class Run {
     schedule_ = lower_communication(generate_schedule(l.schedule, spec));
     const IssueOrderVerdict nccl_order = check_grouped_rendezvous(schedule_);
     backend_ = choose_backend(o.backend, gather_machine_facts(world),
-                              {l.schedule, nccl_order.completes, nccl_order.stuck});
+                              {l.schedule, nccl_order.completes, nccl_order.stuck, cuda_gap(o.model, l)});
     if (world.rank() == 0 && o.progress) fmt::print(stderr, "pp run: {}\n", backend_.reason);
     data_ = std::make_unique<TokenData>(TokenData::open(o.data));
     if (world.rank() == 0) {

@@ -171,6 +171,11 @@ TEST(ModelConfigs, RopeScalingErrorsNameTheKeyAndValue) {
   });
   EXPECT_TRUE(contains(inverted, "rope_scaling.high_freq_factor")) << inverted;
 
+  // Hugging Face's "default" rope type is the unscaled rotary embedding.
+  const ModelConfig plain_rope =
+      parse_model_config(shape + R"("rope_scaling": {"rope_type": "default"}})", "m.json");
+  EXPECT_EQ(plain_rope.rope_scaling.type, "");
+
   const std::string bad_theta = error_of([&] { parse_model_config(shape + R"("rope_theta": -1})", "m.json"); });
   EXPECT_TRUE(contains(bad_theta, "rope_theta")) << bad_theta;
   const std::string bad_eps = error_of([&] { parse_model_config(shape + R"("rms_norm_eps": 0})", "m.json"); });

@@ -80,6 +80,15 @@ TEST(BackendChoice, SchedulesThatDeadlockNcclAreStagedOrRefused) {
   EXPECT_NE(error_of({"cuda", "nccl"}, gpu_node(8, 8), interleaved).find("would deadlock NCCL"), std::string::npos);
 }
 
+TEST(BackendChoice, PlansTheCudaBackendCannotRunStayOnTheCpu) {
+  pp::ScheduleFacts tp2{"1f1b", true, "", "the CUDA backend runs tp 1 only in this version, and the plan has tp 2"};
+  const auto c = pp::choose_backend({}, gpu_node(8, 8), tp2);
+  EXPECT_EQ(c.device, ComputeDevice::kCpu);
+  EXPECT_NE(c.reason.find("tp 1 only"), std::string::npos) << c.reason;
+  EXPECT_NE(error_of({"cuda", "auto"}, gpu_node(8, 8), tp2).find("tp 1 only"), std::string::npos);
+  EXPECT_EQ(pp::choose_backend({}, gpu_node(8, 8)).device, ComputeDevice::kCuda);  // the same without the gap
+}
+
 TEST(BackendChoice, RefusesWhatTheMachineCannotServeNamingTheFlag) {
   EXPECT_NE(error_of({"cuda", "auto"}, MachineFacts{}).find("--device cuda"), std::string::npos);
   EXPECT_NE(error_of({"cuda", "auto"}, gpu_node(0, 2)).find("no usable GPU"), std::string::npos);

@@ -65,7 +65,7 @@ struct Dims {
 void check_tensor_parallel(const ModelConfig& model, int rows, const cpu::TensorParallel& tp) {
   const int n = tp.size();
   if (model.heads % n != 0 || model.kv_heads % n != 0 || rows % n != 0 || model.vocab < n ||
-      model.ffn_hidden % n != 0) {
+      (model.gated_mlp() && model.ffn_hidden % n != 0)) {
     internal(fmt::format("tp {} does not divide the heads ({}, {} key/value), the MLP ({}) or the micro-batch's "
                          "tokens ({}), or exceeds the vocabulary ({})",
                          n, model.heads, model.kv_heads, model.ffn_hidden, rows, model.vocab));

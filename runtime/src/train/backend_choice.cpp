@@ -18,16 +18,18 @@
 namespace pp {
 namespace {
 
-ComputeDevice choose_device(const std::string& device, const MachineFacts& m) {
+ComputeDevice choose_device(const std::string& device, const MachineFacts& m, const ScheduleFacts& plan) {
   if (device == "cpu") return ComputeDevice::kCpu;
   if (device == "auto") {
-    return m.cuda_built && m.cuda_training && m.cuda_by_default && m.gpus_per_node > 0 ? ComputeDevice::kCuda
-                                                                                      : ComputeDevice::kCpu;
+    return m.cuda_built && m.cuda_training && m.cuda_by_default && m.gpus_per_node > 0 && plan.cuda_gap.empty()
+               ? ComputeDevice::kCuda
+               : ComputeDevice::kCpu;
   }
   if (device != "cuda") throw_invalid(fmt::format("--device {}: expected auto, cpu or cuda", device));
   if (!m.cuda_built) throw_invalid("--device cuda: this pp was built without CUDA (PP_ENABLE_CUDA=OFF); use --device cpu");
   if (m.gpus_per_node == 0) throw_invalid("--device cuda: no usable GPU on at least one node of the job; use --device cpu");
   if (!m.cuda_training) throw_invalid(fmt::format("--device cuda: {}; use --device cpu", m.cuda_training_gap));
+  if (!plan.cuda_gap.empty()) throw_invalid(fmt::format("--device cuda: {}; use --device cpu", plan.cuda_gap));
   return ComputeDevice::kCuda;
 }
 
@@ -60,7 +62,7 @@ TransportKind choose_transport(const std::string& transport, ComputeDevice devic
 BackendChoice choose_backend(const BackendRequest& request, const MachineFacts& machine,
                              const ScheduleFacts& schedule) {
   BackendChoice choice;
-  choice.device = choose_device(request.device, machine);
+  choice.device = choose_device(request.device, machine, schedule);
   choice.transport = choose_transport(request.transport, choice.device, machine, schedule);
   choice.reason = choice.device == ComputeDevice::kCpu
                       ? fmt::format("cpu with {}", to_string(choice.transport))
@@ -73,7 +75,9 @@ BackendChoice choose_backend(const BackendRequest& request, const MachineFacts& 
   }
   if (request.device == "auto" && choice.device == ComputeDevice::kCpu && machine.gpus_per_node > 0) {
     choice.reason += fmt::format(" (GPUs present, but {})",
-                                 machine.cuda_training ? machine.cuda_default_gap : machine.cuda_training_gap);
+                                 !machine.cuda_training  ? machine.cuda_training_gap
+                                 : !schedule.cuda_gap.empty() ? schedule.cuda_gap
+                                                              : machine.cuda_default_gap);
   }
   return choice;
 }

@@ -59,6 +59,16 @@ struct FileTensor {
   std::vector<std::pair<int, std::size_t>> pieces;
 };
 
+// Whether t's pieces are indices 0..parts-1 of its split, each exactly once.
+bool each_piece_once(const FileTensor& t, const std::vector<std::vector<PieceInfo>>& per_rank) {
+  std::vector<int> count(static_cast<std::size_t>(t.shard.parts), 0);
+  for (const auto& [r, i] : t.pieces) {
+    const int piece = per_rank[r][i].shard.index;
+    if (piece < 0 || piece >= t.shard.parts || ++count[piece] > 1) return false;
+  }
+  return t.pieces.size() == count.size();
+}
+
 std::vector<FileTensor> plan_file(const std::vector<std::vector<PieceInfo>>& per_rank) {
   std::vector<FileTensor> file;
   std::map<std::string, std::size_t> index;
@@ -72,9 +82,10 @@ std::vector<FileTensor> plan_file(const std::vector<std::vector<PieceInfo>>& per
     }
   }
   for (const FileTensor& t : file) {
-    if (!t.shard.replicated() && t.pieces.size() != static_cast<std::size_t>(t.shard.parts)) {
-      throw Error(ErrorCategory::kInternal, fmt::format("checkpoint tensor {} has {} pieces, not {}", t.info.name,
-                                                        t.pieces.size(), t.shard.parts));
+    if (!t.shard.replicated() && !each_piece_once(t, per_rank)) {
+      throw Error(ErrorCategory::kInternal, fmt::format("checkpoint tensor {}: its {} pieces are not the {} of a "
+                                                        "tensor-parallel split, each once",
+                                                        t.info.name, t.pieces.size(), t.shard.parts));
     }
   }
   return file;

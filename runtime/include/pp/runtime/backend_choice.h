@@ -43,6 +43,7 @@ struct ScheduleFacts {
   std::string name;           // the schedule's, for messages
   bool nccl_safe = true;      // check_grouped_rendezvous(lowered).completes
   std::string nccl_stuck;     // where it would wait forever, when not
+  std::string cuda_gap;       // what of the plan the CUDA backend does not run (tp > 1, Llama); "" if none
 };
 
 struct BackendChoice {
