@@ -171,8 +171,13 @@ TEST(Runnable, ObstaclesSayWhatToChange) {
   plan.layout.tp = 1;
   EXPECT_TRUE(pp_run_obstacles(plan).empty());
   plan.model_config = load_model("llama3-8b");
+  EXPECT_TRUE(pp_run_obstacles(plan).empty());  // pp run trains Llama models too
+  plan.model_config = load_model("llama-tiny");
+  plan.model_config.ffn_hidden = 170;
+  plan.seq_len = 8;
+  plan.layout.tp = 4;
   ASSERT_EQ(pp_run_obstacles(plan).size(), 1u);
-  EXPECT_TRUE(contains(pp_run_obstacles(plan)[0], "GPT-2"));
+  EXPECT_TRUE(contains(pp_run_obstacles(plan)[0], "MLP width (170)")) << pp_run_obstacles(plan)[0];
 }
 
 TEST(Search, FixedVirtualStagesChooseTheSchedule) {
