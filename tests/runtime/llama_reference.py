@@ -80,7 +80,7 @@ def init(cfg, seed):
         if len(shape) == 1:
             tensors[name] = 1.0 + 0.1 * rng.standard_normal(shape)
         else:
-            std = 0.5 if ("q_proj" in name or "k_proj" in name) else 0.1
+            std = 1.0 if ("q_proj" in name or "k_proj" in name) else 0.1
             tensors[name] = std * rng.standard_normal(shape)
     return tensors
 

@@ -3,9 +3,10 @@
 # semantics in float64 numpy, written from modeling_llama.py) makes a BF16 checkpoint with Hugging
 # Face names and large enough weights that attention is far from uniform; pp run loads it (tp 2 x
 # pp 2, 4 ranks, and one rank) and its first-step loss must equal the reference's to float32
-# round-off (relative 1e-5; measured 6e-8). Negative controls: the reference with interleaved
-# rotary pairs, with query head h on kv head h % Hkv, or without Llama 3's rope scaling differs by
-# over 100x that tolerance, so the check sees each convention.
+# round-off (relative 1e-5; measured below 1e-7). Negative controls: the reference with
+# interleaved rotary pairs, with query head h on kv head h % Hkv, or without Llama 3's rope scaling
+# differs by over 10x that tolerance (measured 7e-4, 5e-3, 6e-3), so the check sees each
+# convention.
 # Usage: test_llama_reference.sh <path-to-pp> <tests/runtime dir>
 set -u
 PP=$1
@@ -46,10 +47,10 @@ done
 
 for variant in interleaved-rope kv-modulo no-rope-scaling; do
   other=$("$PY" "$REF" loss "$CONFIG" "$TMP/init.safetensors" "$TMP/tokens.bin" --batch 8 --seq 32 --variant "$variant")
-  if ! close "$other" "$reference_loss" 1e-3; then
+  if ! close "$other" "$reference_loss" 1e-4; then
     ok "the reference with $variant differs ($other against $reference_loss)"
   else
-    not_ok "negative control $variant" "$other is within 1e-3 of $reference_loss: the check would not see it"
+    not_ok "negative control $variant" "$other is within 1e-4 of $reference_loss: the check would hardly see it"
   fi
 done
 
