@@ -4,14 +4,8 @@
 # (step time, bubble per rank, peak memory). On a machine with fewer than 4 cores the ranks share
 # cores, which stretches the measured step time.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-bash scripts/setup.sh >/dev/null
-bash scripts/build.sh -DPP_BUILD_TESTS=OFF -DPP_BUILD_BENCHMARKS=OFF >/dev/null
-pp=${PP_BUILD_DIR:-build}/bin/pp
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export OPENBLAS_NUM_THREADS=1
+# shellcheck source=bench_setup.sh
+source "$(dirname "$0")/bench_setup.sh"
 "$pp" data synth --out "$work/tokens.bin" --tokens 200000 --vocab 512 2>/dev/null
 "$pp" profile --model gpt2-tiny --microbatch-size 2 --seq-len 64 -o "$work/profile.json" 2>/dev/null
 "$pp" plan --model gpt2-tiny --cluster cpu-local --gpus 4 --global-batch 16 --seq-len 64 --tp 1 \

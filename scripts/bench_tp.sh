@@ -9,14 +9,8 @@
 #   - the bytes of one pipeline message with tp 1 and with tp 4 (1/tp of the activation).
 # On a machine with fewer than 8 cores the ranks share cores: step times include waiting for one.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-bash scripts/setup.sh >/dev/null
-bash scripts/build.sh -DPP_BUILD_TESTS=OFF -DPP_BUILD_BENCHMARKS=OFF >/dev/null
-pp=${PP_BUILD_DIR:-build}/bin/pp
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export OPENBLAS_NUM_THREADS=1
+# shellcheck source=bench_setup.sh
+source "$(dirname "$0")/bench_setup.sh"
 model=${MODEL:-gpt2-tiny}
 "$pp" data synth --out "$work/tokens.bin" --tokens 200000 --vocab 512 2>/dev/null
 plan() {  # plan NAME GPUS ARGS...

@@ -17,10 +17,7 @@ namespace {
 constexpr float kInitStddev = 0.02f;  // LlamaConfig's initializer_range
 
 void add(ParameterSet* set, std::string name, std::vector<std::int64_t> shape) {
-  std::int64_t n = 1;
-  for (std::int64_t d : shape) n *= d;
-  set->tensors.push_back({std::move(name), std::move(shape), std::vector<float>(n, 0.0f),
-                          std::vector<float>(n, 0.0f)});
+  set->add(std::move(name), std::move(shape));
 }
 
 void add_block(ParameterSet* set, const ModelConfig& m, int i) {
@@ -55,10 +52,8 @@ ParameterSet llama_parameters(const ModelConfig& model, int first, int last) {
   if (model.family != ModelFamily::kLlama) {
     throw_invalid(fmt::format("'{}' is not a Llama model (Llama parameters asked for)", model.name));
   }
+  check_layer_range(model, first, last);
   const int head = model.layers + 1;
-  if (first < 0 || last > head || first > last) {
-    throw_invalid(fmt::format("layers [{}, {}] are outside 0..{}", first, last, head));
-  }
   ParameterSet set;
   if (first == 0) add(&set, "model.embed_tokens.weight", {model.vocab, model.hidden});
   for (int layer = std::max(first, 1); layer <= std::min(last, model.layers); ++layer) {
@@ -74,10 +69,7 @@ void init_llama(ParameterSet* set, std::uint64_t seed) {
       std::fill(t.data.begin(), t.data.end(), 1.0f);
       continue;
     }
-    std::seed_seq seq{static_cast<std::uint64_t>(std::hash<std::string>{}(t.name)), seed};
-    std::mt19937_64 rng(seq);
-    std::normal_distribution<float> normal(0.0f, kInitStddev);
-    for (float& x : t.data) x = normal(rng);
+    fill_normal(&t, kInitStddev, seed);
   }
 }
 

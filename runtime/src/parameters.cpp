@@ -13,10 +13,7 @@ namespace pp {
 namespace {
 
 void add(ParameterSet* set, std::string name, std::vector<std::int64_t> shape) {
-  std::int64_t n = 1;
-  for (std::int64_t d : shape) n *= d;
-  set->tensors.push_back({std::move(name), std::move(shape), std::vector<float>(n, 0.0f),
-                          std::vector<float>(n, 0.0f)});
+  set->add(std::move(name), std::move(shape));
 }
 
 void add_block(ParameterSet* set, int i, std::int64_t c) {
@@ -77,14 +74,32 @@ void ParameterSet::zero_grad() {
   for (Tensor& t : tensors) std::fill(t.grad.begin(), t.grad.end(), 0.0f);
 }
 
-ParameterSet gpt2_parameters(const ModelConfig& model, int first, int last) {
-  if (model.family != ModelFamily::kGpt2) {
-    throw_invalid(fmt::format("pp run trains GPT-2 models; '{}' is not one", model.name));
-  }
+void ParameterSet::add(std::string name, std::vector<std::int64_t> shape) {
+  std::int64_t n = 1;
+  for (std::int64_t d : shape) n *= d;
+  tensors.push_back({std::move(name), std::move(shape), std::vector<float>(n, 0.0f), std::vector<float>(n, 0.0f)});
+}
+
+void check_layer_range(const ModelConfig& model, int first, int last) {
   const int head = model.layers + 1;
   if (first < 0 || last > head || first > last) {
     throw_invalid(fmt::format("layers [{}, {}] are outside 0..{}", first, last, head));
   }
+}
+
+void fill_normal(Tensor* t, float stddev, std::uint64_t seed) {
+  std::seed_seq seq{static_cast<std::uint64_t>(std::hash<std::string>{}(t->name)), seed};
+  std::mt19937_64 rng(seq);
+  std::normal_distribution<float> normal(0.0f, stddev);
+  for (float& x : t->data) x = normal(rng);
+}
+
+ParameterSet gpt2_parameters(const ModelConfig& model, int first, int last) {
+  if (model.family != ModelFamily::kGpt2) {
+    throw_invalid(fmt::format("pp run trains GPT-2 models; '{}' is not one", model.name));
+  }
+  check_layer_range(model, first, last);
+  const int head = model.layers + 1;
   const std::int64_t c = model.hidden;
   ParameterSet set;
   if (first == 0) {
@@ -104,8 +119,6 @@ ParameterSet gpt2_parameters(const ModelConfig& model, int first, int last) {
 
 void init_gpt2(ParameterSet* set, int layers, std::uint64_t seed) {
   for (Tensor& t : set->tensors) {
-    std::seed_seq seq{static_cast<std::uint64_t>(std::hash<std::string>{}(t.name)), seed};
-    std::mt19937_64 rng(seq);
     if (t.shape.size() == 1) {
       const bool norm_weight = ends_with(t.name, "ln_1.weight") || ends_with(t.name, "ln_2.weight") ||
                                t.name == "ln_f.weight";
@@ -114,8 +127,7 @@ void init_gpt2(ParameterSet* set, int layers, std::uint64_t seed) {
     }
     const bool residual = ends_with(t.name, "attn.c_proj.weight") || ends_with(t.name, "mlp.c_proj.weight");
     const double stddev = residual ? 0.02 / std::sqrt(2.0 * layers) : 0.02;
-    std::normal_distribution<float> normal(0.0f, static_cast<float>(stddev));
-    for (float& x : t.data) x = normal(rng);
+    fill_normal(&t, static_cast<float>(stddev), seed);
   }
 }
 

@@ -13,6 +13,7 @@
 #include "pp/error.h"
 #include "pp/lowering.h"
 #include "pp/runtime/executor.h"
+#include "pp/runtime/forwarding_transport.h"
 #include "pp/runtime/mpi_transport.h"
 #include "pp/runtime/parameters.h"
 #include "pp/runtime/stage_model.h"
@@ -22,12 +23,9 @@
 namespace {
 
 // MPI underneath, NCCL's discipline on top.
-class InOrderTransport : public pp::Transport {
+class InOrderTransport : public pp::ForwardingTransport {
  public:
-  explicit InOrderTransport(pp::Transport* inner) : inner_(inner) {}
-  int rank() const override { return inner_->rank(); }
-  int size() const override { return inner_->size(); }
-  bool accepts(pp::MemorySpace space) const override { return inner_->accepts(space); }
+  explicit InOrderTransport(pp::Transport* inner) : ForwardingTransport(nullptr, inner) {}
   bool posts_receives_ahead() const override { return false; }
   void group_begin() override {
     if (in_group_) fail("a group inside a group");
@@ -40,32 +38,21 @@ class InOrderTransport : public pp::Transport {
   }
   Request isend(int peer, const pp::Buffer& data) override {
     if (!in_group_) fail("a send outside a group");
-    return inner_->isend(peer, data);
+    return inner().isend(peer, data);
   }
   Request irecv(int peer, const pp::Buffer& data) override {
     if (!in_group_) fail("a receive outside a group");
-    return inner_->irecv(peer, data);
+    return inner().irecv(peer, data);
   }
   void wait(Request r) override {
     if (in_group_) fail("a wait inside a group");
-    inner_->wait(r);
+    inner().wait(r);
   }
-  void allreduce_sum(const pp::Buffer& data) override { inner_->allreduce_sum(data); }
-  void allreduce_sum(double* data, std::size_t count) override { inner_->allreduce_sum(data, count); }
-  void allgather(const pp::Buffer& mine, const pp::Buffer& all) override { inner_->allgather(mine, all); }
-  void reduce_scatter_sum(const pp::Buffer& all, const pp::Buffer& mine) override {
-    inner_->reduce_scatter_sum(all, mine);
-  }
-  void broadcast(double* data, std::size_t count, int root) override { inner_->broadcast(data, count, root); }
-  void barrier() override { inner_->barrier(); }
-  std::unique_ptr<pp::Transport> split(int color, int key) override { return inner_->split(color, key); }
-  std::vector<std::string> gather_bytes(const std::string& mine) override { return inner_->gather_bytes(mine); }
 
   int groups = 0;
 
  private:
   [[noreturn]] static void fail(const char* what) { throw pp::Error(pp::ErrorCategory::kInternal, what); }
-  pp::Transport* inner_;
   bool in_group_ = false;
 };
 

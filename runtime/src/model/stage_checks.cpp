@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "pp/error.h"
+#include "pp/runtime/parameters.h"
 
 namespace pp {
 
@@ -13,9 +14,7 @@ void check_stage_arguments(const ModelConfig& model, int first_layer, int last_l
                               "--device cpu",
                               backend, model.name));
   }
-  if (first_layer < 0 || last_layer > model.layers + 1 || first_layer > last_layer) {
-    throw_invalid(fmt::format("layers [{}, {}] are outside 0..{}", first_layer, last_layer, model.layers + 1));
-  }
+  check_layer_range(model, first_layer, last_layer);
   if (microbatch_size < 1 || seq_len < 1 || seq_len > model.max_positions) {
     throw_invalid(fmt::format("micro-batch size {} and sequence length {} (at most {}) must be positive",
                               microbatch_size, seq_len, model.max_positions));

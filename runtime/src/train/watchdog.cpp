@@ -8,6 +8,7 @@
 #include <map>
 
 #include "pp/error.h"
+#include "pp/runtime/forwarding_transport.h"
 #include "pp/runtime/mpi_transport.h"
 
 namespace pp {
@@ -65,28 +66,20 @@ void Watchdog::watch() {
 
 namespace {
 
-class WatchedTransport : public Transport {
+class WatchedTransport : public ForwardingTransport {
  public:
   WatchedTransport(std::unique_ptr<Transport> owned, Transport* inner, Watchdog* dog, std::string group,
                    std::string peer_name)
-      : owned_(std::move(owned)), inner_(inner), dog_(dog), group_(std::move(group)),
+      : ForwardingTransport(std::move(owned), inner), dog_(dog), group_(std::move(group)),
         peer_name_(std::move(peer_name)) {}
 
-  int rank() const override { return inner_->rank(); }
-  int size() const override { return inner_->size(); }
-
-  bool accepts(MemorySpace space) const override { return inner_->accepts(space); }
-  bool posts_receives_ahead() const override { return inner_->posts_receives_ahead(); }
-  void group_begin() override { inner_->group_begin(); }
-  void group_end() override { inner_->group_end(); }
-
   Request isend(int peer, const Buffer& data) override {
-    const Request r = inner_->isend(peer, data);
+    const Request r = inner().isend(peer, data);
     peers_[r] = {peer, true};
     return r;
   }
   Request irecv(int peer, const Buffer& data) override {
-    const Request r = inner_->irecv(peer, data);
+    const Request r = inner().irecv(peer, data);
     peers_[r] = {peer, false};
     return r;
   }
@@ -98,34 +91,34 @@ class WatchedTransport : public Transport {
                          peer_name_, it->second.peer, group_);
       peers_.erase(it);
     }
-    guarded(std::move(what), [&] { inner_->wait(request); });
+    guarded(std::move(what), [&] { inner().wait(request); });
   }
   void allreduce_sum(const Buffer& data) override {
-    guarded(collective("a sum"), [&] { inner_->allreduce_sum(data); });
+    guarded(collective("a sum"), [&] { inner().allreduce_sum(data); });
   }
   void allreduce_sum(double* data, std::size_t count) override {
-    guarded(collective("a sum"), [&] { inner_->allreduce_sum(data, count); });
+    guarded(collective("a sum"), [&] { inner().allreduce_sum(data, count); });
   }
   void allgather(const Buffer& mine, const Buffer& all) override {
-    guarded(collective("an all-gather"), [&] { inner_->allgather(mine, all); });
+    guarded(collective("an all-gather"), [&] { inner().allgather(mine, all); });
   }
   void reduce_scatter_sum(const Buffer& all, const Buffer& mine) override {
-    guarded(collective("a reduce-scatter"), [&] { inner_->reduce_scatter_sum(all, mine); });
+    guarded(collective("a reduce-scatter"), [&] { inner().reduce_scatter_sum(all, mine); });
   }
   void broadcast(double* data, std::size_t count, int root) override {
-    guarded(collective("a broadcast"), [&] { inner_->broadcast(data, count, root); });
+    guarded(collective("a broadcast"), [&] { inner().broadcast(data, count, root); });
   }
   void barrier() override {
-    guarded(collective("a barrier"), [&] { inner_->barrier(); });
+    guarded(collective("a barrier"), [&] { inner().barrier(); });
   }
   std::unique_ptr<Transport> split(int color, int key) override {
     std::unique_ptr<Transport> child;
-    guarded(collective("a group split"), [&] { child = inner_->split(color, key); });
+    guarded(collective("a group split"), [&] { child = inner().split(color, key); });
     return child;  // the caller wraps it with the group's own name
   }
   std::vector<std::string> gather_bytes(const std::string& mine) override {
     std::vector<std::string> all;
-    guarded(collective("a gather"), [&] { all = inner_->gather_bytes(mine); });
+    guarded(collective("a gather"), [&] { all = inner().gather_bytes(mine); });
     return all;
   }
 
@@ -154,8 +147,6 @@ class WatchedTransport : public Transport {
     call();
   }
 
-  std::unique_ptr<Transport> owned_;
-  Transport* inner_;
   Watchdog* dog_;
   std::string group_;
   std::string peer_name_;

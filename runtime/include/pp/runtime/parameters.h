@@ -64,7 +64,17 @@ class ParameterSet {
   const Tensor& at(const std::string& name) const;
   std::size_t parameter_count() const;
   void zero_grad();
+  // Appends a zero-filled tensor (data and grad) of `shape`.
+  void add(std::string name, std::vector<std::int64_t> shape);
 };
+
+// Throws pp::Error(kInvalidInput) unless 0 <= first_layer <= last_layer <= L+1 (0 the embedding,
+// 1..L the blocks, L+1 the head).
+void check_layer_range(const ModelConfig& model, int first_layer, int last_layer);
+
+// Fills `t` with N(0, stddev) values drawn from a generator seeded by the tensor's name and
+// `seed`, so a tensor starts the same whichever stage (or layout) holds it.
+void fill_normal(Tensor* t, float stddev, std::uint64_t seed);
 
 // The tensors (zero-filled) that a stage holding layers [first_layer, last_layer] owns, in the
 // order listed above. Throws pp::Error(kInvalidInput) for a model that is not GPT-2 family or a
