@@ -4,8 +4,8 @@
 # each ends at the weights of a single-rank run (float32 round-off, the tolerances of
 # run_test_lib.sh: tensor parallelism only reorders sums); global-norm clipping counts every tensor
 # once; a checkpoint saved under one layout resumes under three others to the weights of an
-# uninterrupted run; pp plan's own choice on cpu-local runs. MODEL (default gpt2-tiny) picks the
-# model. Usage: test_run_tp.sh <path-to-pp> <tests/runtime dir>
+# uninterrupted run; pp plan's own choice on cpu-local runs; for llama-tiny, tied embeddings too.
+# MODEL (default gpt2-tiny) picks the model. Usage: test_run_tp.sh <path-to-pp> <tests/runtime dir>
 set -u
 PP=$1
 HERE=$2
@@ -73,6 +73,15 @@ if "$PP" plan --model "${MODEL:-gpt2-tiny}" --cluster cpu-local --gpus 4 --globa
   fi
 else
   not_ok "pp plan on cpu-local" "$(cat "$TMP/auto.plan.err")"
+fi
+
+# Llama with tied embeddings: the head's pieces of model.embed_tokens are summed with the
+# embedding's across the first and last stage, per tp rank.
+if [ "${MODEL:-}" = llama-tiny ]; then
+  sed 's/"tie_word_embeddings": false/"tie_word_embeddings": true/; s/"pp_name": "llama-tiny"/"pp_name": "llama-tiny-tied"/' \
+    "$HERE/../../configs/models/llama-tiny.json" > "$TMP/llama-tied.json"
+  MODEL="$TMP/llama-tied.json" reference || true
+  MODEL="$TMP/llama-tied.json" TP=2 against tied-tp2-pp2 4 --pp 2 --microbatch-size 2 --schedule 1f1b --ckpt-interval 0
 fi
 
 # A plan whose tp does not fit the model or the job ends with a one-line error, never a hang.
