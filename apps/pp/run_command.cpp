@@ -88,6 +88,11 @@ void print_comparison(const Plan& plan, const TrainSummary& s, const TimelineMet
                "fp32, and the most activation memory held at once)\n",
                s.peak_device_bytes / kMiB);
   }
+  const Traffic& t = s.traffic_per_step;
+  fmt::print("  traffic      {:>10.1f} KiB per step and rank (last step, mean over ranks): pipeline {:.1f}, tensor "
+             "{:.1f}, data {:.1f}, tied {:.1f}; one pipeline message {:.1f} KiB\n",
+             t.total() / 1024, t.pipeline / 1024, t.tensor / 1024, t.data / 1024, t.tied / 1024,
+             s.message_bytes / 1024);
   if (plan.profile.empty() || plan.profile == "analytic") {
     fmt::print("  (predicted from the cluster file's datasheet figures; for a prediction from this machine's own "
                "timings: pp profile -o prof.json, then pp plan ... --profile prof.json)\n");
