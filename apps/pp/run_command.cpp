@@ -170,7 +170,8 @@ void add_run_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("run", "Train a GPT-2 or Llama model under a plan (tp x pp x dp MPI ranks)");
   cmd->footer(kExamples);
   cmd->add_option("--plan", o->plan, "Plan written by pp plan -o")->required();
-  cmd->add_option("--model", o->model, "GPT-2 or Llama config.json, or a shipped name (default: the model config the plan carries)");
+  cmd->add_option("--model", o->model,
+                  "GPT-2 or Llama config.json, or a shipped name (default: the model config the plan carries)");
   cmd->add_option("--data", o->data, "Token file: uint16 ids, raw or with llm.c's header")->required();
   cmd->add_option("--steps", o->steps, "Optimizer steps in all")->capture_default_str()->check(CLI::Range(1, 1 << 30));
   cmd->add_option("--lr", o->lr, "AdamW learning rate")->capture_default_str()->check(finite_in(0, 1e3));
@@ -183,7 +184,8 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--grad-clip", o->grad_clip, "Clip the global gradient norm to this; 0: off")
       ->capture_default_str()
       ->check(finite_in(0, 1e30));
-  cmd->add_option("--init-seed", o->init_seed, "Seed of the fresh initialisation (GPT-2's or Llama's)")->capture_default_str();
+  cmd->add_option("--init-seed", o->init_seed, "Seed of the fresh initialisation (GPT-2's or Llama's)")
+      ->capture_default_str();
   cmd->add_option("--load", o->load, "Initial weights (safetensors with Hugging Face GPT-2 or Llama names)");
   cmd->add_option("--save", o->save, "Checkpoint to write (safetensors), atomically");
   cmd->add_option("--save-every", o->save_every, "Also write the checkpoint every N steps (needs --save)")

@@ -33,7 +33,10 @@ namespace {
 
 // What of the plan the CUDA backend does not run in this version ("" if nothing).
 std::string cuda_gap(const ModelConfig& model, const Layout& l) {
-  if (model.family != ModelFamily::kGpt2) return fmt::format("the CUDA backend runs GPT-2 models only in this version, and {} is a Llama model", model.name);
+  if (model.family != ModelFamily::kGpt2) {
+    return fmt::format("the CUDA backend runs GPT-2 models only in this version, and {} is a Llama model",
+                       model.name);
+  }
   if (l.tp > 1) return fmt::format("the CUDA backend runs tp 1 only in this version, and the plan has tp {}", l.tp);
   return "";
 }
