@@ -21,6 +21,7 @@
 #include "pp/error.h"
 #include "pp/runtime/parameters.h"
 #include "pp/runtime/stage_model.h"
+#include "gradient_check.h"
 
 // Every operator new of this test binary is counted, so a test can say that a stretch of code
 // allocates nothing on the heap (std::vector, std::map nodes, strings: all come through here).
@@ -39,6 +40,8 @@ std::atomic<long long> g_heap_allocations{0};
 
 namespace pp {
 namespace {
+
+using test::random_floats;
 
 constexpr int kBatch = 2;
 constexpr int kSeq = 5;
@@ -62,14 +65,6 @@ ModelConfig tiny_gpt2() {
   m.max_positions = 16;
   m.tied_embeddings = true;
   return m;
-}
-
-std::vector<float> random_floats(std::size_t n, float scale, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> u(-scale, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
 }
 
 std::vector<std::int32_t> random_ids(std::size_t n, std::uint64_t seed) {
@@ -158,41 +153,16 @@ double objective(Stage& s, const Batch& b) {
   return value;
 }
 
-double norm(const std::vector<double>& v) {
-  double s = 0;
-  for (double x : v) s += x * x;
-  return std::sqrt(s);
-}
-
 // Central differences of the objective with respect to each entry of `values`.
 std::vector<double> numeric_gradient(Stage& s, Batch& b, std::vector<float>* values) {
-  std::vector<double> g(values->size());
-  for (std::size_t i = 0; i < values->size(); ++i) {
-    const float original = (*values)[i];
-    const float h = 1e-2f * std::fmax(1.0f, std::fabs(original));
-    (*values)[i] = original + h;
-    const float up = (*values)[i];
-    const double f_up = objective(s, b);
-    (*values)[i] = original - h;
-    const float down = (*values)[i];
-    const double f_down = objective(s, b);
-    (*values)[i] = original;
-    g[i] = (f_up - f_down) / (double(up) - double(down));
-  }
-  return g;
+  return test::numeric_gradient([&] { return objective(s, b); }, values);
 }
 
+// The gradient check of gradient_check.h; a gradient may be zero (the key bias's is) only where
+// the analytic one is too.
 void expect_close(const std::vector<float>& analytic, const std::vector<double>& numeric, const std::string& what) {
-  std::vector<double> diff(numeric.size());
-  for (std::size_t i = 0; i < numeric.size(); ++i) diff[i] = analytic[i] - numeric[i];
-  const double reference = norm(numeric);
-  EXPECT_LE(norm(diff), 2e-3 * reference + 1e-5) << what << ": |analytic - numeric| " << norm(diff)
-                                                  << ", |numeric| " << reference;
-  if (std::getenv("PP_GRADCHECK_VERBOSE") != nullptr) {
-    std::printf("%-28s relative error %.2e, |numeric| %.3e\n", what.c_str(), norm(diff) / (reference + 1e-30),
-                reference);
-  }
-  EXPECT_GT(reference + norm(diff), 0.0) << what << " has no gradient at all";
+  test::expect_gradient_close(analytic, numeric, what);
+  EXPECT_GT(test::norm(numeric) + test::difference_norm(analytic, numeric), 0.0) << what << " has no gradient at all";
 }
 
 // Checks every parameter gradient and (without the embedding) the input gradient of a stage.
