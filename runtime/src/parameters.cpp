@@ -132,20 +132,21 @@ void init_gpt2(ParameterSet* set, int layers, std::uint64_t seed) {
 }
 
 ParameterSet initialised_gpt2_parameters(const ModelConfig& model, int first_layer, int last_layer,
-                                         std::uint64_t seed, int tp_rank, int tp) {
+                                         std::uint64_t seed) {
   ParameterSet p = gpt2_parameters(model, first_layer, last_layer);
   init_gpt2(&p, model.layers, seed);
-  if (tp == 1) return p;  // moved, not copied
-  return shard_parameters(p, model.family, tp_rank, tp);
+  return p;
 }
 
 ParameterSet initialised_parameters(const ModelConfig& model, int first_layer, int last_layer, std::uint64_t seed,
                                     int tp_rank, int tp) {
+  ParameterSet p;
   if (model.family == ModelFamily::kGpt2) {
-    return initialised_gpt2_parameters(model, first_layer, last_layer, seed, tp_rank, tp);
+    p = initialised_gpt2_parameters(model, first_layer, last_layer, seed);
+  } else {
+    p = llama_parameters(model, first_layer, last_layer);
+    init_llama(&p, seed);
   }
-  ParameterSet p = llama_parameters(model, first_layer, last_layer);
-  init_llama(&p, seed);
   if (tp == 1) return p;  // moved, not copied
   return shard_parameters(p, model.family, tp_rank, tp);
 }

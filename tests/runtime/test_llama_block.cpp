@@ -32,8 +32,6 @@
 namespace pp {
 namespace {
 
-using llama_test::Doubles;
-using llama_test::Floats;
 using namespace llama_test;  // the references and checks
 using test::numeric_gradient;
 using test::random_floats;

@@ -46,14 +46,19 @@ void layernorm_weight(const LayerContext& ctx, const DeviceTensor& w, const Devi
                                    scratch.data(), ctx.stream);
 }
 
+// A LayerNorm's outputs for the context's rows: out (N, C), mean and rstd (N), from the pool.
+void ensure_norm_outputs(const LayerContext& ctx, DeviceFloats* out, DeviceFloats* mean, DeviceFloats* rstd) {
+  ctx.pool->ensure(out, sz(ctx.rows(), ctx.channels));
+  ctx.pool->ensure(mean, sz(ctx.rows()));
+  ctx.pool->ensure(rstd, sz(ctx.rows()));
+}
+
 }  // namespace
 
 void block_forward(const LayerContext& ctx, const BlockParams& p, BlockCache* c, float* out) {
   const int n = ctx.rows(), C = ctx.channels;
   DeviceFloatPool& pool = *ctx.pool;
-  pool.ensure(&c->ln_1, sz(n, C));
-  pool.ensure(&c->ln_1_mean, sz(n));
-  pool.ensure(&c->ln_1_rstd, sz(n));
+  ensure_norm_outputs(ctx, &c->ln_1, &c->ln_1_mean, &c->ln_1_rstd);
   launch_layernorm_forward(c->ln_1.data, c->ln_1_mean.data, c->ln_1_rstd.data, c->x.data, p.ln_1_weight.value,
                            p.ln_1_bias.value, n, C, ctx.stream);
   pool.ensure(&c->qkv, sz(n, 3 * C));
@@ -67,9 +72,7 @@ void block_forward(const LayerContext& ctx, const BlockParams& p, BlockCache* c,
     ctx.matmul->linear_forward(proj.data(), c->atty.data, p.attn_proj_weight.value, p.attn_proj_bias.value, n, C,
                                C, ctx.stream);
     pool.ensure(&c->x1, sz(n, C));
-    pool.ensure(&c->ln_2, sz(n, C));
-    pool.ensure(&c->ln_2_mean, sz(n));
-    pool.ensure(&c->ln_2_rstd, sz(n));
+    ensure_norm_outputs(ctx, &c->ln_2, &c->ln_2_mean, &c->ln_2_rstd);
     launch_residual_layernorm_forward(c->x1.data, c->ln_2.data, c->ln_2_mean.data, c->ln_2_rstd.data, c->x.data,
                                       proj.data(), p.ln_2_weight.value, p.ln_2_bias.value, n, C, ctx.stream);
   }
@@ -146,9 +149,7 @@ void block_backward_weight(const LayerContext& ctx, const BlockParams& p, const 
 void head_forward(const LayerContext& ctx, const HeadParams& p, const std::int32_t* targets, HeadCache* c) {
   const int n = ctx.rows(), C = ctx.channels, V = ctx.vocab;
   DeviceFloatPool& pool = *ctx.pool;
-  pool.ensure(&c->ln, sz(n, C));
-  pool.ensure(&c->mean, sz(n));
-  pool.ensure(&c->rstd, sz(n));
+  ensure_norm_outputs(ctx, &c->ln, &c->mean, &c->rstd);
   launch_layernorm_forward(c->ln.data, c->mean.data, c->rstd.data, c->x.data, p.ln_f_weight.value,
                            p.ln_f_bias.value, n, C, ctx.stream);
   // logits (N, V) = ln (N, C) @ wte^T: wte (V, C) is the weight of a linear from V to C, whose

@@ -108,10 +108,9 @@ std::string tied_embedding_name(const ModelConfig& model);
 // projections attn.c_proj and mlp.c_proj ~ N(0, 0.02 / sqrt(2L))), biases 0, norm weights 1.
 void init_gpt2(ParameterSet* parameters, int layers, std::uint64_t seed);
 
-// gpt2_parameters for the layer range, initialised by init_gpt2 (whole tensors, so every layout
-// starts from the same weights), then cut to tensor-parallel rank tp_rank's pieces of tp: what
-// every backend starts from.
+// gpt2_parameters for the layer range, initialised by init_gpt2: whole tensors, the same for
+// every layout.
 ParameterSet initialised_gpt2_parameters(const ModelConfig& model, int first_layer, int last_layer,
-                                         std::uint64_t seed, int tp_rank = 0, int tp = 1);
+                                         std::uint64_t seed);
 
 }  // namespace pp

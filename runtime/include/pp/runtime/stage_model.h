@@ -21,7 +21,7 @@
 //
 // Tensor parallelism (Megatron-LM, optionally with sequence parallelism): given the group of
 // tp ranks holding this stage (ranked by tp rank), the stage's parameters are this rank's pieces
-// (initialised_gpt2_parameters with tp_rank, tp) and every collective of the stage's compute runs
+// (initialised_parameters with tp_rank, tp) and every collective of the stage's compute runs
 // on that group, in the order of the calls (every rank of the group makes the same calls). The
 // activations between stages are then this rank's 1/tp of the rows, (b * T / tp, C): with
 // sequence parallelism its rows of the residual stream, without it a slice of the replicated
