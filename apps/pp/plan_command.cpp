@@ -31,13 +31,14 @@ Examples:
   pp plan --model llama3-8b --gpus 16 --global-batch 256 --tp 2 --schedule zb-h1 --json
   pp plan --model ./config.json --cluster my-cluster.json --gpus 64 --global-batch 512 \
           --profile measured.json --show-profile
+  pp plan --model korthikanti-22b --cluster dgx-a100-80gb --gpus 8 --global-batch 4 --tp 8 \
+          --microbatch-size 4 --no-flash-attention --show-kernels   # where a layer's time goes
   pp simulate --plan plan.json --svg plan.svg     # see the chosen schedule over time
 
 Models: a Hugging Face config.json, or a shipped name ({models}).
 Clusters: a cluster file, or a shipped name ({clusters}).
-The global batch is in sequences of --seq-len tokens. pp run executes plans for GPT-2-family
-models at tp 1; on a CPU cluster (cpu-local) pp plan searches tp 1 only, elsewhere it notes
-when the chosen plan is not one pp run can execute. -o - writes the plan alone to stdout.
+The global batch is in sequences of --seq-len tokens. pp plan notes when the chosen plan is not
+one pp run can execute (tp must divide the heads, the key/value heads and a micro-batch's tokens). -o - writes the plan alone to stdout.
 Exit codes: 0 a plan; 2 invalid input; 3 nothing fits (the reasons say what would);
 4 a file cannot be read or written. Details: docs/cost-model.md, docs/exit-codes.md.)";
 
@@ -123,11 +124,13 @@ PlanRequest request_of(const PlanOptions& o) {
   r.fixed.virtual_stages = choice(o.virtual_stages);
   r.fixed.checkpoint_interval = choice(o.ckpt_interval);
   if (o.schedule != "auto") r.fixed.schedule = o.schedule;
+  if (o.selective_recompute != "auto") r.fixed.selective_recompute = o.selective_recompute == "on";
   const double memory = r.cluster.gpu.memory_bytes;
   r.memory_limit_bytes = o.mem_limit_gib > 0 ? o.mem_limit_gib * kGiB : memory * (1 - kReserveFraction);
   r.memory.shard_optimizer = o.shard_optimizer;
   r.memory.sequence_parallel = !o.no_sequence_parallel;
   r.memory.flash_attention = !o.no_flash_attention;
+  r.memory.dropout = o.dropout;
   r.overlap_dp_allreduce = !o.no_dp_overlap;
   if (!o.profile.empty()) {
     r.measured = load_profile(o.profile);
@@ -195,17 +198,26 @@ void add_plan_command(CLI::App& app) {
                   "0: no recompute; k: every k-th block is recomputed (1: all); or auto")
       ->capture_default_str()
       ->check(auto_or(0, 1 << 20));
+  cmd->add_option("--selective-recompute", o->selective_recompute,
+                  "on: recompute only the attention core of blocks not recomputed whole; off; or auto "
+                  "(tried with --no-flash-attention)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "on", "off"}));
   cmd->add_option("--mem-limit", o->mem_limit_gib, "GiB per GPU or CPU rank (default: its memory less 8%)")
       ->check(positive_gib());
   cmd->add_option("--profile", o->profile, "Measured per-layer profile (docs/profile-format.md)");
   cmd->add_flag("--shard-optimizer", o->shard_optimizer, "Shard optimizer state over dp (ZeRO-1)");
   cmd->add_flag("--no-sequence-parallel", o->no_sequence_parallel, "Tensor parallelism without sequence parallelism");
   cmd->add_flag("--no-flash-attention", o->no_flash_attention, "Keep the attention score matrix for the backward");
+  cmd->add_flag("--dropout", o->dropout,
+                "The model trains with dropout (its masks kept, its kernels timed), as GPT-3-era runs did");
   cmd->add_flag("--no-dp-overlap", o->no_dp_overlap, "Do not overlap the gradient all-reduce with the backward");
   cmd->add_option("--top", o->top, "Plans to list")->capture_default_str()->check(CLI::Range(1, 100));
   cmd->add_option("-o,--output", o->output, "Write the best plan (JSON) here; - : to stdout, alone");
   cmd->add_flag("--json", o->json, "Print the best plan as JSON on stdout");
   cmd->add_flag("--show-profile", o->show_profile, "Print the per-layer profile table first");
+  cmd->add_flag("--show-kernels", o->show_kernels,
+                "Print each layer's kernels and their times at the fixed (or 1) --tp and --microbatch-size");
   cmd->callback([o] { run_plan(*o); });
 }
 
@@ -215,6 +227,7 @@ void run_plan(const PlanOptions& o) {
   check_plan_request(request);  // size limits and fixed choices, before any table is printed
   const bool plan_on_stdout = o.json || o.output == "-";  // then stdout is one JSON document
   if (o.show_profile && !plan_on_stdout) print_profile(request);
+  if (o.show_kernels && !plan_on_stdout) print_kernels(request);
   const auto start = std::chrono::steady_clock::now();
   const PlanSearchResult result = search_plans(request);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -27,6 +27,9 @@ struct PlanOptions {
   std::string output;
   bool json = false;
   bool show_profile = false;
+  bool show_kernels = false;
+  bool dropout = false;
+  std::string selective_recompute = "auto";
 };
 
 void add_plan_command(CLI::App& app);

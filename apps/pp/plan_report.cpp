@@ -6,6 +6,8 @@
 #include <cmath>
 #include <vector>
 
+#include "pp/planner/layer_kernels.h"
+
 namespace pp::cli {
 namespace {
 
@@ -34,7 +36,7 @@ std::vector<double> column(const std::vector<Row>& rows, Field field) {
 std::string layout_cells(const Layout& l) {
   return fmt::format("{:>3} {:>3} {:>4} {:>4} {:>5}  {:<12} {:>2} {:>4}", l.tp, l.pp, l.dp,
                      l.microbatch_size, l.microbatches, l.schedule, l.virtual_stages,
-                     l.checkpoint_interval);
+                     fmt::format("{}{}", l.checkpoint_interval, l.selective_recompute ? "s" : ""));
 }
 
 struct PlanColumns {
@@ -68,10 +70,15 @@ void print_profile(const PlanRequest& r) {
                                     : analytic_profile(r.model, b, r.seq_len);
   Layout layout;
   layout.microbatch_size = b;
+  layout.tp = r.fixed.tp.value_or(1);
+  layout.sequence_parallel = r.memory.sequence_parallel;
+  layout.checkpoint_interval = r.fixed.checkpoint_interval.value_or(0);
+  layout.selective_recompute = r.fixed.selective_recompute.value_or(false);
   const auto costs = layer_costs(p, r.model, r.cluster, layout, r.memory);
   const int ms = decimals_for(column(costs, [](const LayerCost& c) { return c.wgrad_ms > 0 ? std::min(c.forward_ms, c.wgrad_ms) : c.forward_ms; }));
-  fmt::print("per-layer profile: {} ({}), micro-batch {} x {} tokens, tp=1 on {}\n", r.model.name,
-             p.origin, b, r.seq_len, r.cluster.gpu.name);
+  fmt::print("per-layer profile: {} ({}), micro-batch {} x {} tokens, tp={}, checkpoint interval {}{} on {}\n",
+             r.model.name, p.origin, b, r.seq_len, layout.tp, layout.checkpoint_interval,
+             layout.selective_recompute ? " with selective recompute" : "", r.cluster.gpu.name);
   fmt::print("{:>10} {:>12} {:>14} {:>12} {:>13} {:>11} {:>10} {:>10} {:>10}\n", "layer",
              "fwd GFLOP", "params", "param MiB", "act MiB/mb", "out MiB", "fwd ms", "bwd ms",
              "wgrad ms");
@@ -81,6 +88,31 @@ void print_profile(const PlanRequest& r) {
                l.name, l.forward_flops / 1e9, l.params, 2 * l.params / 1048576.0,
                costs[i].activation_bytes / 1048576.0, l.output_bytes / 1048576.0,
                costs[i].forward_ms, ms, costs[i].backward_ms, ms, costs[i].wgrad_ms, ms);
+  }
+  fmt::print("\n");
+}
+
+void print_kernels(const PlanRequest& r) {
+  const int b = r.fixed.microbatch_size.value_or(1);
+  const int tp = r.fixed.tp.value_or(1);
+  const KernelContext context{&r.model, b, r.seq_len, tp, r.memory.sequence_parallel,
+                              r.memory.flash_attention, r.memory.dropout, &r.cluster.gpu,
+                              &r.cluster.intra_node};
+  fmt::print("kernels of one GPU, micro-batch {} x {} tokens, tp {}{}{}, on {} (ms):\n", b, r.seq_len, tp,
+             tp > 1 && r.memory.sequence_parallel ? " with sequence parallelism" : "",
+             r.memory.flash_attention ? ", flash attention" : ", attention unfused", r.cluster.gpu.name);
+  const std::pair<LayerKind, const char*> kinds[] = {
+      {LayerKind::kEmbedding, "embedding"}, {LayerKind::kBlock, "block"}, {LayerKind::kHead, "head"}};
+  for (const auto& [kind, name] : kinds) {
+    const LayerKernels k = layer_kernels(kind, context);
+    fmt::print("\n{}: forward {:.3f}, backward {:.3f} (weight gradients {:.3f}), communication "
+               "{:.3f}\n", name, k.forward_ms(), k.backward_ms(), k.wgrad_ms(), k.communication_ms());
+    for (const auto* list : {&k.forward, &k.backward}) {
+      for (const Kernel& kernel : *list) {
+        fmt::print("  {:<9} {:<44} {:>9.3f}\n", list == &k.forward ? "forward" : "backward",
+                   kernel.name, kernel.ms);
+      }
+    }
   }
   fmt::print("\n");
 }

@@ -6,8 +6,13 @@
 
 namespace pp::cli {
 
-// The per-layer profile table at the fixed (or default 1) micro-batch size, tp 1.
+// The per-layer profile table at the fixed (or default 1) micro-batch size, tp and checkpoint
+// interval (default 0), and selective recompute (default off).
 void print_profile(const PlanRequest& request);
+
+// Each layer kind's kernels with their times per micro-batch on one GPU, at the fixed (or 1)
+// tp and micro-batch size, with the request's sequence-parallel and flash-attention choices.
+void print_kernels(const PlanRequest& request);
 
 // The ranked plans with a "why" line each; `seconds`: the search's wall time.
 void print_table(const PlanRequest& request, const PlanSearchResult& result, double seconds);

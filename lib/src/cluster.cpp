@@ -14,7 +14,33 @@ namespace {
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 
 LinkSpec read_link(const JsonFields& f) {
-  return {f.number("bandwidth_gb_per_s", 1e-6, 1e6) * 1e9, f.number("latency_us", 0, 1e6) * 1e-6};
+  LinkSpec link{f.number("bandwidth_gb_per_s", 1e-6, 1e6) * 1e9, f.number("latency_us", 0, 1e6) * 1e-6};
+  link.bus_bandwidth_bytes_per_s = f.has("bus_bandwidth_gb_per_s")
+                                       ? f.number("bus_bandwidth_gb_per_s", 1e-6, 1e6) * 1e9
+                                       : link.bandwidth_bytes_per_s;
+  return link;
+}
+
+// The optional kernel-efficiency fields of "gpu" (defaults: KernelEfficiency's).
+KernelEfficiency read_kernels(const JsonFields& f) {
+  KernelEfficiency k;
+  if (f.has("sm_count")) k.sm_count = static_cast<int>(f.integer("sm_count", 1, 1 << 20));
+  if (f.has("gemm_tile")) {
+    const auto& tile = f.raw().at("gemm_tile");
+    if (!tile.is_array() || tile.size() != 2 || !tile[0].is_number_integer() ||
+        !tile[1].is_number_integer() || tile[0].get<long long>() < 1 || tile[1].get<long long>() < 1 ||
+        tile[0].get<long long>() > 4096 || tile[1].get<long long>() > 4096) {
+      f.fail("gemm_tile", "must be [rows, columns], two integers 1..4096");
+    }
+    k.tile_m = tile[0].get<int>();
+    k.tile_n = tile[1].get<int>();
+  }
+  if (f.has("gemm_k_overhead")) k.gemm_k_overhead = f.number("gemm_k_overhead", 0, 1e6);
+  if (f.has("memory_fraction")) k.memory_fraction = f.number("memory_fraction", 0.01, 1.0);
+  if (f.has("attention_fraction")) k.attention_fraction = f.number("attention_fraction", 0.01, 1.0);
+  if (f.has("overlap_cost")) k.overlap_cost = f.number("overlap_cost", 0, 1);
+  if (f.has("kernel_launch_us")) k.kernel_launch_s = f.number("kernel_launch_us", 0, 1e6) * 1e-6;
+  return k;
 }
 
 GpuSpec read_gpu(const JsonFields& f) {
@@ -28,6 +54,7 @@ GpuSpec read_gpu(const JsonFields& f) {
   gpu.achievable_fraction = f.number("achievable_fraction", 0.01, 1.0);
   gpu.memory_bytes = f.number("memory_gib", 1e-3, 1e6) * kGiB;
   gpu.memory_bandwidth_bytes_per_s = f.number("memory_bandwidth_gb_per_s", 1e-3, 1e9) * 1e9;
+  gpu.kernels = read_kernels(f);
   return gpu;
 }
 
@@ -41,7 +68,28 @@ double in_file_units(double si, double si_per_unit) {
 
 nlohmann::ordered_json link_to_json(const LinkSpec& link) {
   return {{"bandwidth_gb_per_s", in_file_units(link.bandwidth_bytes_per_s, 1e9)},
-          {"latency_us", in_file_units(link.latency_s, 1e-6)}};
+          {"latency_us", in_file_units(link.latency_s, 1e-6)},
+          {"bus_bandwidth_gb_per_s", in_file_units(link.bus_bandwidth_bytes_per_s, 1e9)}};
+}
+
+nlohmann::ordered_json gpu_to_json(const GpuSpec& gpu) {
+  nlohmann::ordered_json peaks = nlohmann::ordered_json::object();
+  for (const auto& [precision, flops] : gpu.peak_flops) peaks[precision] = in_file_units(flops, 1e12);
+  const KernelEfficiency& k = gpu.kernels;
+  nlohmann::ordered_json out = {
+      {"name", gpu.name},
+      {"peak_tflops", std::move(peaks)},
+      {"achievable_fraction", gpu.achievable_fraction},
+      {"memory_gib", in_file_units(gpu.memory_bytes, kGiB)},
+      {"memory_bandwidth_gb_per_s", in_file_units(gpu.memory_bandwidth_bytes_per_s, 1e9)},
+      {"gemm_tile", {k.tile_m, k.tile_n}},
+      {"gemm_k_overhead", k.gemm_k_overhead},
+      {"memory_fraction", k.memory_fraction},
+      {"kernel_launch_us", in_file_units(k.kernel_launch_s, 1e-6)},
+      {"overlap_cost", k.overlap_cost}};
+  if (k.sm_count > 0) out["sm_count"] = k.sm_count;
+  if (k.attention_fraction > 0) out["attention_fraction"] = k.attention_fraction;
+  return out;
 }
 
 }  // namespace
@@ -69,19 +117,12 @@ ClusterSpec parse_cluster(const std::string& text, const std::string& origin) {
 }
 
 nlohmann::ordered_json cluster_to_json(const ClusterSpec& c) {
-  nlohmann::ordered_json peaks = nlohmann::ordered_json::object();
-  for (const auto& [precision, flops] : c.gpu.peak_flops) peaks[precision] = in_file_units(flops, 1e12);
   return {{"schema", "pp.cluster"},
           {"version", 1},
           {"name", c.name},
           {"source", c.source},
           {"device_kind", c.device_kind == DeviceKind::kCpu ? "cpu" : "gpu"},
-          {"gpu",
-           {{"name", c.gpu.name},
-            {"peak_tflops", std::move(peaks)},
-            {"achievable_fraction", c.gpu.achievable_fraction},
-            {"memory_gib", in_file_units(c.gpu.memory_bytes, kGiB)},
-            {"memory_bandwidth_gb_per_s", in_file_units(c.gpu.memory_bandwidth_bytes_per_s, 1e9)}}},
+          {"gpu", gpu_to_json(c.gpu)},
           {"gpus_per_node", c.gpus_per_node},
           {"intra_node", link_to_json(c.intra_node)},
           {"inter_node", link_to_json(c.inter_node)}};

@@ -132,6 +132,7 @@ void read_layout(const JsonFields& f, Layout* l) {
   l->virtual_stages = static_cast<int>(f.integer("virtual_stages", 1, kMaxVirtualStages));
   l->checkpoint_interval = static_cast<int>(f.integer("checkpoint_interval", 0, 1 << 20));
   l->sequence_parallel = f.has("sequence_parallel") ? f.boolean("sequence_parallel") : true;
+  l->selective_recompute = f.has("selective_recompute") && f.boolean("selective_recompute");
 }
 
 }  // namespace
@@ -152,6 +153,9 @@ std::vector<std::string> pp_run_obstacles(const Plan& p) {
     out.push_back(fmt::format("tp {} does not divide a micro-batch's {} tokens (micro-batch size x sequence length), "
                               "which pp run splits over the tensor-parallel ranks: pass a --tp that does",
                               tp, 1LL * p.layout.microbatch_size * p.seq_len));
+  }
+  if (p.layout.selective_recompute) {
+    out.push_back("selective recompute: pp run recomputes whole blocks only (plan with --selective-recompute off)");
   }
   if (tp > p.model_config.vocab) {
     out.push_back(fmt::format("tp {} exceeds the vocabulary ({}): pass a smaller --tp", tp, p.model_config.vocab));
@@ -182,6 +186,7 @@ std::string plan_to_json_text(const Plan& p) {
                {"virtual_stages", l.virtual_stages},
                {"checkpoint_interval", l.checkpoint_interval},
                {"sequence_parallel", l.sequence_parallel},
+               {"selective_recompute", l.selective_recompute},
                {"stages", std::move(stages)},
                {"reduce_ms", p.reduce_ms},
                {"optimizer_ms", p.optimizer_ms},

@@ -30,6 +30,7 @@ LayerProfile block_layer(const ModelConfig& m, int index, double b, double s) {
   l.name = fmt::format("block {}", index);
   l.kind = LayerKind::kBlock;
   l.forward_flops = linear + attention;
+  l.attention_flops = attention;
   l.wgrad_flops = linear;
   l.backward_flops = 2 * linear + 2 * attention;
   double params = h * h * 2 + 2 * h * kv + (m.gated_mlp() ? 3 : 2) * h * f;

@@ -2,25 +2,14 @@
 
 #include <algorithm>
 
+#include "pp/planner/kernel_time.h"
+#include "pp/planner/layer_kernels.h"
+
 namespace pp {
 namespace {
 
-struct Rates {
-  double flops_per_ms;  // achievable bf16
-  double bytes_per_ms;  // HBM
-};
-
-Rates rates_of(const ClusterSpec& c) {
-  return {c.gpu.peak_flops.at("bf16") * c.gpu.achievable_fraction / 1e3,
-          c.gpu.memory_bandwidth_bytes_per_s / 1e3};
-}
-
-// Roofline: the slower of the arithmetic and the memory traffic.
-double roofline_ms(double flops, double bytes, const Rates& r) {
-  return std::max(flops / r.flops_per_ms, bytes / r.bytes_per_ms);
-}
-
-// Tensor-parallel all-reduces per micro-batch (forward, backward) of an activation.
+// Tensor-parallel all-reduces per micro-batch (forward, backward) of an activation, for layers
+// timed from a measured profile (taken at tp 1, so without them).
 std::pair<int, int> tp_collectives(LayerKind kind) {
   switch (kind) {
     case LayerKind::kBlock: return {2, 2};      // after attention and after the MLP
@@ -30,39 +19,29 @@ std::pair<int, int> tp_collectives(LayerKind kind) {
   return {0, 0};
 }
 
-void set_times(const LayerProfile& l, const Layout& layout, const Rates& rates,
-               const ClusterSpec& cluster, double activation_bytes_per_microbatch, LayerCost* c) {
+// A measured layer: its times at tp 1 divided by t, plus the tensor-parallel all-reduces of its
+// b*s*h*2-byte activation (the head's forward one reduces only the loss, a few floats per token).
+void set_measured_times(const LayerProfile& l, const Layout& layout, const ClusterSpec& cluster,
+                        double activation_bytes, LayerCost* c) {
   const double t = layout.tp;
-  double fwd = 0, bwd = 0, wgrad = 0;
-  if (l.measured_fwd_ms) {
-    fwd = *l.measured_fwd_ms / t;
-    bwd = *l.measured_bwd_ms / t;
-    wgrad = *l.measured_wgrad_ms / t;
-  } else {
-    const double weight_bytes = 2 * l.params / t;
-    const double traffic = weight_bytes + 2 * l.output_bytes;
-    fwd = roofline_ms(l.forward_flops / t, traffic, rates);
-    bwd = roofline_ms(l.backward_flops / t, 2 * traffic, rates);
-    wgrad = l.kind == LayerKind::kEmbedding ? bwd
-            : l.backward_flops > 0          ? bwd * l.wgrad_flops / l.backward_flops
-                                            : 0;
-  }
   const auto [fwd_collectives, bwd_collectives] = tp_collectives(l.kind);
-  // Blocks and the embedding all-reduce their output activation (b*s*h*2 bytes); the head's
-  // forward collective is the loss's (a few floats per token), its backward one the input
-  // gradient, the size of a block's output.
-  const double activation = activation_bytes_per_microbatch;
-  auto collective = [&](double bytes) {
-    return layout.tp > 1 ? ring_allreduce_s(bytes, layout.tp, cluster.intra_node) * 1e3 : 0.0;
-  };
+  auto collective = [&](double bytes) { return all_reduce_ms(bytes, layout.tp, cluster.intra_node); };
   const double fwd_comm =
-      fwd_collectives * collective(l.kind == LayerKind::kHead ? activation / 256 : activation);
-  const double bwd_comm = bwd_collectives * collective(activation);
+      fwd_collectives * collective(l.kind == LayerKind::kHead ? activation_bytes / 256 : activation_bytes);
+  const double bwd_comm = bwd_collectives * collective(activation_bytes);
   c->tp_comm_ms = fwd_comm + bwd_comm;
-  c->forward_ms = fwd + fwd_comm;
-  c->wgrad_ms = wgrad;
-  c->backward_ms = bwd + bwd_comm;
+  c->forward_ms = *l.measured_fwd_ms / t + fwd_comm;
+  c->wgrad_ms = *l.measured_wgrad_ms / t;
+  c->backward_ms = *l.measured_bwd_ms / t + bwd_comm;
 }
+
+void set_kernel_times(const LayerKernels& k, LayerCost* c) {
+  c->forward_ms = k.forward_ms();
+  c->backward_ms = k.backward_ms();
+  c->wgrad_ms = k.wgrad_ms();
+  c->tp_comm_ms = k.communication_ms();
+}
+
 void set_memory(const LayerProfile& l, const ModelConfig& model, const Layout& layout,
                 const ModelProfile& p, const MemoryOptions& o, LayerCost* c) {
   const int t = layout.tp;
@@ -74,7 +53,8 @@ void set_memory(const LayerProfile& l, const ModelConfig& model, const Layout& l
   } else if (l.kind == LayerKind::kBlock) {
     const double full = l.measured_activation_bytes ? *l.measured_activation_bytes / t
                                                     : block_activation_bytes(model, b, s, t, o);
-    c->activation_bytes = c->recomputed ? block_checkpoint_bytes(model, b, s, t, o) : full;
+    const double selective_saving = layout.selective_recompute ? attention_scores_bytes(model, b, s, t, o) : 0;
+    c->activation_bytes = c->recomputed ? block_checkpoint_bytes(model, b, s, t, o) : full - selective_saving;
     c->transient_bytes = c->recomputed ? full : 0;
   }
 }
@@ -82,11 +62,6 @@ void set_memory(const LayerProfile& l, const ModelConfig& model, const Layout& l
 }  // namespace
 
 bool is_recomputed(int block_index, int k) { return k >= 1 && block_index % k == k - 1; }
-
-double ring_allreduce_s(double bytes, int n, const LinkSpec& link) {
-  if (n <= 1) return 0;
-  return 2.0 * (n - 1) / n * bytes / link.bandwidth_bytes_per_s + 2.0 * (n - 1) * link.latency_s;
-}
 
 const LinkSpec& pipeline_link(const ClusterSpec& cluster, const Layout& layout, int from, int to) {
   const long long stride = 1LL * layout.tp * layout.dp;
@@ -103,18 +78,32 @@ const LinkSpec& data_parallel_link(const ClusterSpec& cluster, const Layout& lay
 std::vector<LayerCost> layer_costs(const ModelProfile& profile, const ModelConfig& model,
                                    const ClusterSpec& cluster, const Layout& layout,
                                    const MemoryOptions& memory) {
-  const Rates rates = rates_of(cluster);
+  KernelContext context{&model,           profile.microbatch_size, profile.seq_len,
+                        layout.tp,        layout.sequence_parallel, memory.flash_attention,
+                        memory.dropout,   &cluster.gpu,           &cluster.intra_node};
+  // Every block has the same kernels: time each kind of layer once.
+  const LayerKernels kernels[3] = {layer_kernels(LayerKind::kEmbedding, context),
+                                   layer_kernels(LayerKind::kBlock, context),
+                                   layer_kernels(LayerKind::kHead, context)};
   std::vector<LayerCost> costs;
   costs.reserve(profile.layers.size());
   int block = 0;
   for (const LayerProfile& l : profile.layers) {
     LayerCost c;
     if (l.kind == LayerKind::kBlock) c.recomputed = is_recomputed(block++, layout.checkpoint_interval);
-    set_times(l, layout, rates, cluster,
-              2.0 * profile.microbatch_size * profile.seq_len * model.hidden, &c);
+    if (l.measured_fwd_ms) {
+      set_measured_times(l, layout, cluster, 2.0 * profile.microbatch_size * profile.seq_len * model.hidden, &c);
+    } else {
+      set_kernel_times(kernels[static_cast<int>(l.kind)], &c);
+    }
     if (c.recomputed) {
       c.recompute_ms = c.forward_ms;
       c.backward_ms += c.forward_ms;
+    } else if (l.kind == LayerKind::kBlock && layout.selective_recompute) {
+      // The attention core as the kernel model times it (also for a measured profile, which
+      // does not time the core apart).
+      c.recompute_ms = kernels[static_cast<int>(LayerKind::kBlock)].attention_core_forward_ms();
+      c.backward_ms += c.recompute_ms;
     }
     set_memory(l, model, layout, profile, memory, &c);
     costs.push_back(c);

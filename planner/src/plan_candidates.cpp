@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "pp/error.h"
+#include "pp/planner/kernel_time.h"
 #include "pp/planner/plan_search.h"
 #include "pp/schedule_generators.h"
 
@@ -37,6 +38,14 @@ std::vector<std::string> schedule_options(const PlanRequest& r, int pp) {
     if (!(v && std::string(g.name) == "interleaved")) names.emplace_back(g.name);
   }
   return names;
+}
+
+// Selective recompute pays where the attention scores are kept (unfused attention) and some
+// blocks are not recomputed whole; a fixed choice is taken as it is.
+std::vector<bool> selective_options(const PlanRequest& r, int checkpoint_interval) {
+  if (r.fixed.selective_recompute) return {*r.fixed.selective_recompute};
+  if (r.memory.flash_attention || checkpoint_interval == 1) return {false};
+  return {false, true};
 }
 
 std::vector<int> virtual_stage_options(const PlanRequest& r, const std::string& schedule) {
@@ -125,18 +134,18 @@ void fill_step_end(const PlanRequest& r, Candidate* c) {
       params[s.rank] += c->costs[i].static_bytes / static_bytes_per_param(l.dp, r.memory);
     }
   }
-  const double hbm = r.cluster.gpu.memory_bandwidth_bytes_per_s;
+  const double hbm = r.cluster.gpu.memory_bandwidth_bytes_per_s * r.cluster.gpu.kernels.memory_fraction;
   const double optimizer_bytes_per_param = 4 + 24.0 / (r.memory.shard_optimizer ? l.dp : 1);
   for (int rank = 0; rank < l.pp; ++rank) {
     const double allreduce_ms =
-        ring_allreduce_s(2 * params[rank], l.dp, data_parallel_link(r.cluster, l)) * 1e3;
+        all_reduce_ms(2 * params[rank], l.dp, data_parallel_link(r.cluster, l));
     const double overlap = r.overlap_dp_allreduce ? backward[rank] : 0;
     plan.reduce_ms[rank] = std::max(0.0, allreduce_ms - overlap);
     plan.optimizer_ms[rank] = params[rank] * optimizer_bytes_per_param / hbm * 1e3;
   }
   if (r.model.tied_embeddings && l.pp > 1) {
     const double bytes = 2.0 * r.model.vocab * r.model.hidden / l.tp;
-    const double tied_ms = ring_allreduce_s(bytes, 2, pipeline_link(r.cluster, l, 0, l.pp - 1)) * 1e3;
+    const double tied_ms = all_reduce_ms(bytes, 2, pipeline_link(r.cluster, l, 0, l.pp - 1));
     plan.reduce_ms[0] += tied_ms;
     plan.reduce_ms[l.pp - 1] += tied_ms;
   }
@@ -231,7 +240,9 @@ std::vector<Layout> enumerate_layouts(const PlanRequest& r) {
             if (!find_schedule_generator(schedule).unsupported({pp, m, v}).empty()) continue;
             if (pp * v > total_layers(r) || 1LL * pp * v * m > kMaxPlanStageMicrobatches) continue;
             for (int k : options(r.fixed.checkpoint_interval, {0, 1, 2, 4})) {
-              layouts.push_back({tp, pp, dp, b, m, schedule, v, k, r.memory.sequence_parallel});
+              for (bool selective : selective_options(r, k)) {
+                layouts.push_back({tp, pp, dp, b, m, schedule, v, k, r.memory.sequence_parallel, selective});
+              }
             }
           }
         }

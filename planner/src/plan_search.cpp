@@ -18,6 +18,7 @@ std::string describe(const Layout& l) {
   if (l.virtual_stages > 1) text += fmt::format(" V={}", l.virtual_stages);
   text += l.checkpoint_interval == 0 ? ", no recompute"
                                      : fmt::format(", recompute every {}", l.checkpoint_interval);
+  if (l.selective_recompute) text += ", selective recompute";
   return text;
 }
 
@@ -51,8 +52,11 @@ void predict(const PlanRequest& r, const ModelProfile& profile, double step_ms, 
   double recompute_flops = 0;
   int block = 0;
   for (const LayerProfile& l : profile.layers) {
-    if (l.kind == LayerKind::kBlock && is_recomputed(block++, plan->layout.checkpoint_interval)) {
+    if (l.kind != LayerKind::kBlock) continue;
+    if (is_recomputed(block++, plan->layout.checkpoint_interval)) {
       recompute_flops += l.forward_flops;
+    } else if (plan->layout.selective_recompute) {
+      recompute_flops += l.attention_flops;
     }
   }
   const double sequences_per_mb = profile.microbatch_size;

@@ -359,7 +359,42 @@ TEST(ClusterConfigs, WrittenClusterReadsBackToTheSameCluster) {
     EXPECT_DOUBLE_EQ(back.intra_node.latency_s, c.intra_node.latency_s) << name;
     EXPECT_DOUBLE_EQ(back.inter_node.bandwidth_bytes_per_s, c.inter_node.bandwidth_bytes_per_s) << name;
     EXPECT_DOUBLE_EQ(back.inter_node.latency_s, c.inter_node.latency_s) << name;
+    EXPECT_DOUBLE_EQ(back.intra_node.bus_bandwidth_bytes_per_s, c.intra_node.bus_bandwidth_bytes_per_s) << name;
+    EXPECT_DOUBLE_EQ(back.inter_node.bus_bandwidth_bytes_per_s, c.inter_node.bus_bandwidth_bytes_per_s) << name;
+    const KernelEfficiency &k = c.gpu.kernels, &kb = back.gpu.kernels;
+    EXPECT_EQ(kb.sm_count, k.sm_count) << name;
+    EXPECT_EQ(kb.tile_m, k.tile_m) << name;
+    EXPECT_EQ(kb.tile_n, k.tile_n) << name;
+    EXPECT_DOUBLE_EQ(kb.gemm_k_overhead, k.gemm_k_overhead) << name;
+    EXPECT_DOUBLE_EQ(kb.memory_fraction, k.memory_fraction) << name;
+    EXPECT_DOUBLE_EQ(kb.attention_fraction, k.attention_fraction) << name;
+    EXPECT_DOUBLE_EQ(kb.kernel_launch_s, k.kernel_launch_s) << name;
+    EXPECT_DOUBLE_EQ(kb.overlap_cost, k.overlap_cost) << name;
   }
+}
+
+TEST(ClusterConfigs, KernelFieldsAreOptionalAndCheckedByName) {
+  const ClusterSpec plain = parse_cluster(cluster_json("pp.cluster", R"("bf16": 100)"), "c.json");
+  EXPECT_EQ(plain.gpu.kernels.sm_count, 0);  // no wave quantisation
+  EXPECT_EQ(plain.gpu.kernels.memory_fraction, 1.0);
+  EXPECT_EQ(plain.gpu.kernels.kernel_launch_s, 0.0);
+  EXPECT_DOUBLE_EQ(plain.intra_node.bus_bandwidth_bytes_per_s, 300e9);  // the link's bandwidth
+  auto with_gpu_field = [](const std::string& field) {
+    std::string text = cluster_json("pp.cluster", R"("bf16": 100)");
+    text.insert(text.find(R"("memory_gib")"), field + ", ");
+    return text;
+  };
+  const ClusterSpec tuned =
+      parse_cluster(with_gpu_field(R"("sm_count": 108, "gemm_tile": [128, 64], "kernel_launch_us": 3)"), "c.json");
+  EXPECT_EQ(tuned.gpu.kernels.sm_count, 108);
+  EXPECT_EQ(tuned.gpu.kernels.tile_m, 128);
+  EXPECT_EQ(tuned.gpu.kernels.tile_n, 64);
+  EXPECT_DOUBLE_EQ(tuned.gpu.kernels.kernel_launch_s, 3e-6);
+  const std::string bad_tile = error_of([&] { parse_cluster(with_gpu_field(R"("gemm_tile": [128])"), "c.json"); });
+  EXPECT_TRUE(contains(bad_tile, "gpu.gemm_tile")) << bad_tile;
+  const std::string bad_fraction =
+      error_of([&] { parse_cluster(with_gpu_field(R"("memory_fraction": 1.5)"), "c.json"); });
+  EXPECT_TRUE(contains(bad_fraction, "gpu.memory_fraction")) << bad_fraction;
 }
 
 TEST(ClusterConfigs, CpuLocalIsACpuCluster) {

@@ -30,6 +30,9 @@ struct Layout {
   // With tp > 1: norms and residual adds split along the tokens over the tensor-parallel ranks
   // (Korthikanti et al. 2022), as the planner's memory model assumes; false: replicated.
   bool sequence_parallel = true;
+  // Selective recompute (Korthikanti et al. 2022): blocks not recomputed whole keep no attention
+  // scores and recompute their attention core (QK^T, softmax, dropout, AV) in the backward.
+  bool selective_recompute = false;
 };
 
 // One virtual stage (a chunk of a pipeline rank). Layers are indices into the model's layer

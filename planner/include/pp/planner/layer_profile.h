@@ -26,6 +26,7 @@ struct LayerProfile {
   double forward_flops = 0;
   double backward_flops = 0;  // input and weight gradients
   double wgrad_flops = 0;     // the weight-gradient part of backward_flops
+  double attention_flops = 0; // the attention core's part of forward_flops (4b*s^2*h)
   double params = 0;          // parameters held by the layer (the head counts a tied matrix too)
   bool shares_embedding = false;  // the head's matrix is the embedding's (tied)
   double output_bytes = 0;    // the bf16 activation handed to the next layer: b*s*h*2

@@ -1,6 +1,6 @@
 #pragma once
-// What each layer costs under a layout on a cluster: time per micro-batch (roofline on the
-// cluster's figures, or the measured profile), tensor-parallel communication, recompute, and the
+// What each layer costs under a layout on a cluster: time per micro-batch (its kernels timed on
+// the cluster's figures, layer_kernels.h, or the measured profile), tensor-parallel communication, recompute, and the
 // memory the partitioner needs. Formulas: docs/cost-model.md.
 
 #include <vector>
@@ -32,9 +32,6 @@ bool is_recomputed(int block_index, int checkpoint_interval);
 std::vector<LayerCost> layer_costs(const ModelProfile& profile, const ModelConfig& model,
                                    const ClusterSpec& cluster, const Layout& layout,
                                    const MemoryOptions& memory);
-
-// Ring all-reduce of `bytes` over n GPUs: 2(n-1)/n * bytes / bandwidth + 2(n-1) * latency (s).
-double ring_allreduce_s(double bytes, int n, const LinkSpec& link);
 
 // The link joining pipeline ranks `from` and `to` (GPUs ordered tp fastest, then dp, then pp:
 // Megatron-LM's order; the first GPUs of the two ranks on one node or not), and the link the

@@ -34,6 +34,9 @@ double static_bytes_per_param(int dp, const MemoryOptions& options);
 double block_activation_bytes(const ModelConfig& model, int b, int s, int tp,
                               const MemoryOptions& options);
 
+// The S term alone, divided by t: what selective recompute does not keep.
+double attention_scores_bytes(const ModelConfig& model, int b, int s, int tp, const MemoryOptions& options);
+
 // What a recomputed block keeps: its input, 2*s*b*h (divided by t with sequence parallelism).
 double block_checkpoint_bytes(const ModelConfig& model, int b, int s, int tp,
                               const MemoryOptions& options);

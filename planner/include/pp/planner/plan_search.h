@@ -28,6 +28,7 @@ inline constexpr long long kMaxPlanStageMicrobatches = 1 << 16;  // pp x V x M o
 struct PlanChoices {
   std::optional<int> tp, pp, dp, microbatch_size, microbatches, virtual_stages, checkpoint_interval;
   std::optional<std::string> schedule;
+  std::optional<bool> selective_recompute;  // auto: tried where attention is not fused
 };
 
 struct PlanRequest {

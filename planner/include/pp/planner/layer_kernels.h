@@ -1,0 +1,53 @@
+#pragma once
+// A layer's forward and backward as the kernels a Megatron-style implementation runs on one GPU
+// of a tensor-parallel group, each timed by kernel_time.h: GEMMs by shape, attention fused or not,
+// every elementwise kernel by the bytes it moves, and the tensor-parallel collectives, less what
+// the backward overlaps with its GEMMs. docs/cost-model.md ("Time") lists each kernel's bytes.
+//
+// Shapes: b sequences of s tokens per micro-batch, n = b*s tokens; h hidden, f the MLP width, kv
+// the key/value width, a heads of width d = h/a, V the vocabulary, t the tensor-parallel degree.
+// With sequence parallelism (t > 1) the norms, residual adds and dropouts run on n/t tokens.
+
+#include <vector>
+
+#include "pp/cluster.h"
+#include "pp/model.h"
+#include "pp/planner/layer_profile.h"
+
+namespace pp {
+
+enum class KernelKind { kGemm, kAttention, kMemory, kCommunication };
+
+struct Kernel {
+  const char* name = "";  // e.g. "qkv", "qkv wgrad", "softmax", "mlp all-reduce"
+  KernelKind kind = KernelKind::kMemory;
+  double ms = 0;                  // exposed time (communication: less its overlap)
+  bool weight_gradient = false;   // part of the backward's weight-gradient pass (W)
+  bool attention_core = false;    // recomputed under selective recompute (QK^T .. AV)
+};
+
+struct LayerKernels {
+  std::vector<Kernel> forward, backward;
+  double forward_ms() const;
+  double backward_ms() const;
+  double wgrad_ms() const;                // the backward's weight-gradient kernels
+  double communication_ms() const;        // forward and backward, exposed
+  double attention_core_forward_ms() const;
+};
+
+struct KernelContext {
+  const ModelConfig* model = nullptr;
+  int microbatch_size = 1;  // b
+  int seq_len = 1;          // s
+  int tp = 1;               // t
+  bool sequence_parallel = true;
+  bool flash_attention = true;
+  bool dropout = false;
+  const GpuSpec* gpu = nullptr;
+  const LinkSpec* tp_link = nullptr;  // the tensor-parallel group's link
+};
+
+// The kernels of one layer of the given kind on one GPU.
+LayerKernels layer_kernels(LayerKind kind, const KernelContext& context);
+
+}  // namespace pp

@@ -1,0 +1,72 @@
+#include "pp/planner/kernel_time.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace pp {
+namespace {
+
+// Useful share of `waves` full waves of tm x tn tiles when covering an m x n output.
+double wave_efficiency(double m, double n, double tm, double tn, int sms) {
+  const double tiles = std::ceil(m / tm) * std::ceil(n / tn);
+  const double waves = std::ceil(tiles / sms);
+  return m * n / (waves * sms * tm * tn);
+}
+
+double quantisation(const GemmShape& g, const KernelEfficiency& k) {
+  if (k.sm_count <= 0) return 1;
+  // Batched products share the waves: their rows stack.
+  const double m = g.m * g.batch;
+  const double tm = k.tile_m, tn = k.tile_n;
+  return std::max({wave_efficiency(m, g.n, tm, tn, k.sm_count),
+                   wave_efficiency(m, g.n, tn, tm, k.sm_count),
+                   0.9 * wave_efficiency(m, g.n, std::max(1.0, tm / 2), tn, k.sm_count)});
+}
+
+double launch_ms(const GpuSpec& gpu) { return gpu.kernels.kernel_launch_s * 1e3; }
+
+double hbm_bytes_per_ms(const GpuSpec& gpu) {
+  return gpu.memory_bandwidth_bytes_per_s * gpu.kernels.memory_fraction / 1e3;
+}
+
+double bf16_flops_per_ms(const GpuSpec& gpu) { return gpu.peak_flops.at("bf16") / 1e3; }
+
+}  // namespace
+
+double gemm_efficiency(const GemmShape& g, const GpuSpec& gpu) {
+  const double k_part = g.k / (g.k + gpu.kernels.gemm_k_overhead);
+  return gpu.achievable_fraction * quantisation(g, gpu.kernels) * k_part;
+}
+
+double gemm_ms(const GemmShape& g, const GpuSpec& gpu) {
+  if (g.flops() <= 0) return 0;
+  const double compute = g.flops() / (bf16_flops_per_ms(gpu) * gemm_efficiency(g, gpu));
+  return std::max(compute, g.bytes() / hbm_bytes_per_ms(gpu)) + launch_ms(gpu);
+}
+
+double memory_bound_ms(double bytes, const GpuSpec& gpu) {
+  return bytes <= 0 ? 0 : bytes / hbm_bytes_per_ms(gpu) + launch_ms(gpu);
+}
+
+double fused_attention_ms(double flops, const GpuSpec& gpu) {
+  const double fraction = gpu.kernels.attention_fraction > 0 ? gpu.kernels.attention_fraction
+                                                             : gpu.achievable_fraction / 2;
+  return flops <= 0 ? 0 : flops / (bf16_flops_per_ms(gpu) * fraction) + launch_ms(gpu);
+}
+
+double collective_bandwidth(const LinkSpec& link) {
+  return link.bus_bandwidth_bytes_per_s > 0 ? link.bus_bandwidth_bytes_per_s
+                                            : link.bandwidth_bytes_per_s;
+}
+
+double all_reduce_ms(double bytes, int n, const LinkSpec& link) {
+  if (n <= 1) return 0;
+  return (2.0 * (n - 1) / n * bytes / collective_bandwidth(link) + 2.0 * (n - 1) * link.latency_s) * 1e3;
+}
+
+double all_gather_ms(double bytes, int n, const LinkSpec& link) {
+  if (n <= 1) return 0;
+  return (1.0 * (n - 1) / n * bytes / collective_bandwidth(link) + 1.0 * (n - 1) * link.latency_s) * 1e3;
+}
+
+}  // namespace pp

@@ -1,0 +1,278 @@
+#include "pp/planner/layer_kernels.h"
+
+#include <algorithm>
+
+#include "pp/planner/kernel_time.h"
+
+namespace pp {
+namespace {
+
+constexpr double kElement = 2;  // bytes of a bf16 activation
+
+double sum_ms(const std::vector<Kernel>& kernels, bool (*take)(const Kernel&)) {
+  double total = 0;
+  for (const Kernel& k : kernels) total += take(k) ? k.ms : 0;
+  return total;
+}
+
+// The figures every kernel of a layer is sized by, per GPU.
+struct Dims {
+  double b, s, n, t, h, f, kv, d, heads, vocab;
+  double rows;      // tokens the norms and residual adds see: n/t with sequence parallelism
+  bool sp, flash, dropout, gated, rotary;
+};
+
+Dims dims_of(const KernelContext& c) {
+  const ModelConfig& m = *c.model;
+  Dims d{};
+  d.b = c.microbatch_size;
+  d.s = c.seq_len;
+  d.n = d.b * d.s;
+  d.t = c.tp;
+  d.h = double(m.hidden);
+  d.f = double(m.ffn_hidden);
+  d.kv = double(m.kv_dim());
+  d.d = double(m.head_dim());
+  d.heads = m.heads / d.t;  // per GPU
+  d.vocab = double(m.vocab);
+  d.sp = c.sequence_parallel && c.tp > 1;
+  d.rows = d.sp ? d.n / d.t : d.n;
+  d.flash = c.flash_attention;
+  d.dropout = c.dropout;
+  d.gated = m.gated_mlp();
+  d.rotary = m.family == ModelFamily::kLlama;
+  return d;
+}
+
+class Builder {
+ public:
+  Builder(const KernelContext& c) : c_(c), d_(dims_of(c)) {}
+  const Dims& d() const { return d_; }
+  const GpuSpec& gpu() const { return *c_.gpu; }
+
+  void forward_memory(const char* name, double bytes, bool core = false) {
+    out_.forward.push_back({name, KernelKind::kMemory, memory_bound_ms(bytes, *c_.gpu), false, core});
+  }
+  void backward_memory(const char* name, double bytes, bool wgrad = false) {
+    out_.backward.push_back({name, KernelKind::kMemory, memory_bound_ms(bytes, *c_.gpu), wgrad, false});
+  }
+  void forward_gemm(const char* name, GemmShape g, bool core = false) {
+    out_.forward.push_back({name, KernelKind::kGemm, gemm_ms(g, *c_.gpu), false, core});
+  }
+  // The backward of y = x W for x (rows x in), W (in x out): dx = dy W^T and dW = x^T dy.
+  // Returns {dgrad ms, wgrad ms}.
+  std::pair<double, double> linear_backward(const char* dgrad, const char* wgrad, double rows,
+                                            double in, double out) {
+    const double dx = gemm_ms({rows, in, out}, *c_.gpu);
+    const double dw = gemm_ms({in, out, rows}, *c_.gpu);
+    out_.backward.push_back({dgrad, KernelKind::kGemm, dx, false, false});
+    out_.backward.push_back({wgrad, KernelKind::kGemm, dw, true, false});
+    return {dx, dw};
+  }
+  void backward_gemm(const char* name, GemmShape g) {
+    out_.backward.push_back({name, KernelKind::kGemm, gemm_ms(g, *c_.gpu), false, false});
+  }
+  void forward_comm(const char* name, double ms) {
+    if (ms > 0) out_.forward.push_back({name, KernelKind::kCommunication, ms, false, false});
+  }
+  void backward_comm(const char* name, double ms) {
+    if (ms > 0) out_.backward.push_back({name, KernelKind::kCommunication, ms, false, false});
+  }
+  void forward_attention(const char* name, double ms) {
+    out_.forward.push_back({name, KernelKind::kAttention, ms, false, true});
+  }
+  void backward_attention(const char* name, double ms) {
+    out_.backward.push_back({name, KernelKind::kAttention, ms, false, false});
+  }
+
+  // Collectives of a whole activation (n x h bf16) over the tensor-parallel group.
+  double all_reduce() const { return all_reduce_ms(d_.n * d_.h * kElement, c_.tp, *c_.tp_link); }
+  double gather() const { return all_gather_ms(d_.n * d_.h * kElement, c_.tp, *c_.tp_link); }
+  double small_all_reduce(double bytes) const { return all_reduce_ms(bytes, c_.tp, *c_.tp_link); }
+
+  // Entering a column-parallel linear: with sequence parallelism, all-gather the rows (forward);
+  // without, nothing.
+  void enter_region_forward(const char* name) {
+    if (d_.sp) forward_comm(name, gather());
+  }
+  // Leaving a row-parallel linear: reduce-scatter (sequence parallel) or all-reduce its output.
+  void leave_region_forward(const char* name) {
+    if (d_.t > 1) forward_comm(name, d_.sp ? gather() : all_reduce());
+  }
+  // The backward of leaving: the gradient's all-gather (sequence parallel; exposed), or nothing.
+  void leave_region_backward(const char* name) {
+    if (d_.sp) backward_comm(name, gather());
+  }
+  // The backward of entering, after a column-parallel linear's dgrad and wgrad: its input
+  // gradient is all-reduced (or reduce-scattered) while the wgrad runs, and with sequence
+  // parallelism the input is all-gathered again for the wgrad while the dgrad runs (Megatron-LM's
+  // overlap). Only what the GEMMs do not hide is exposed.
+  void enter_region_backward(const char* name, std::pair<double, double> dgrad_wgrad) {
+    if (d_.t <= 1) return;
+    double exposed = overlapped(d_.sp ? gather() : all_reduce(), dgrad_wgrad.second);
+    if (d_.sp) exposed += overlapped(gather(), dgrad_wgrad.first);
+    backward_comm(name, exposed);
+  }
+  // What a collective of `comm` ms run beside a GEMM of `gemm` ms adds to the two: the part the
+  // GEMM does not hide, and the slowdown of the GEMM for the part it does (overlap_cost).
+  double overlapped(double comm, double gemm) const {
+    const double hidden = std::min(comm, gemm);
+    return comm - hidden + c_.gpu->kernels.overlap_cost * hidden;
+  }
+
+  LayerKernels take() { return std::move(out_); }
+
+ private:
+  const KernelContext& c_;
+  Dims d_;
+  LayerKernels out_;
+};
+
+// Residual add, with bias and dropout where the model has them: reads the branch and the residual,
+// writes the sum (and a 1-byte dropout mask). Its backward reads the gradient (and mask) and
+// writes the branch's gradient and the residual stream's sum.
+double residual_forward_bytes(const Dims& d) { return (6 + (d.dropout ? 1 : 0)) * d.rows * d.h; }
+double residual_backward_bytes(const Dims& d) { return (6 + (d.dropout ? 1 : 0)) * d.rows * d.h; }
+// A norm reads its input and writes its output; its backward reads input and gradient, writes
+// the input gradient, and reduces the scale's (and bias's) gradient through fp32 partials.
+double norm_forward_bytes(const Dims& d) { return 4 * d.rows * d.h; }
+double norm_backward_bytes(const Dims& d) { return 8 * d.rows * d.h; }
+
+// The attention core, QK^T to AV, per GPU (d.heads heads). Fused: one causal kernel doing half
+// of the 4*b*s^2*d*heads FLOPs forward and 2.5 times that backward (its five products, the
+// scores recomputed). Unfused: two batched GEMMs, the masked softmax over the bf16 scores (read,
+// write) and the dropout (read, write, 1-byte mask), and their backward.
+double causal_attention_flops(const Dims& d) { return 0.5 * 4 * d.b * d.heads * d.s * d.s * d.d; }
+
+void attention_core_forward(Builder& k) {
+  const Dims& d = k.d();
+  if (d.flash) {
+    k.forward_attention("flash attention", fused_attention_ms(causal_attention_flops(d), k.gpu()));
+    return;
+  }
+  const double scores = d.b * d.heads * d.s * d.s;
+  k.forward_gemm("attention scores QK^T", {d.s, d.s, d.d, d.b * d.heads}, true);
+  k.forward_memory("softmax", 4 * scores, true);
+  if (d.dropout) k.forward_memory("attention dropout", 5 * scores, true);
+  k.forward_gemm("attention AV", {d.s, d.d, d.s, d.b * d.heads}, true);
+}
+
+void attention_core_backward(Builder& k) {
+  const Dims& d = k.d();
+  if (d.flash) {
+    k.backward_attention("flash attention backward",
+                         fused_attention_ms(2.5 * causal_attention_flops(d), k.gpu()));
+    return;
+  }
+  const double scores = d.b * d.heads * d.s * d.s;
+  const double batch = d.b * d.heads;
+  k.backward_gemm("attention AV backward (scores)", {d.s, d.s, d.d, batch});
+  k.backward_gemm("attention AV backward (values)", {d.s, d.d, d.s, batch});
+  if (d.dropout) k.backward_memory("attention dropout backward", 5 * scores);
+  k.backward_memory("softmax backward", 6 * scores);
+  k.backward_gemm("attention QK^T backward (queries)", {d.s, d.d, d.s, batch});
+  k.backward_gemm("attention QK^T backward (keys)", {d.s, d.d, d.s, batch});
+}
+
+LayerKernels block_kernels(Builder& k) {
+  const Dims& d = k.d();
+  const double qkv = (d.h + 2 * d.kv) / d.t;
+  const double mlp_in = (d.gated ? 2 : 1) * d.f / d.t;
+  // Forward, in order.
+  k.forward_memory("norm 1", norm_forward_bytes(d));
+  k.enter_region_forward("attention all-gather");
+  k.forward_gemm("qkv", {d.n, qkv, d.h});
+  if (d.rotary) k.forward_memory("rotary", 4 * d.n * (d.h + d.kv) / d.t);
+  attention_core_forward(k);
+  k.forward_gemm("attention projection", {d.n, d.h, d.h / d.t});
+  k.leave_region_forward("attention output reduction");
+  k.forward_memory("residual add 1", residual_forward_bytes(d));
+  k.forward_memory("norm 2", norm_forward_bytes(d));
+  k.enter_region_forward("mlp all-gather");
+  k.forward_gemm("mlp in", {d.n, mlp_in, d.h});
+  k.forward_memory(d.gated ? "swiglu" : "gelu", (d.gated ? 6 : 4) * d.n * d.f / d.t);
+  k.forward_gemm("mlp out", {d.n, d.h, d.f / d.t});
+  k.leave_region_forward("mlp output reduction");
+  k.forward_memory("residual add 2", residual_forward_bytes(d));
+  // Backward, in order.
+  k.backward_memory("residual add 2 backward", residual_backward_bytes(d));
+  k.leave_region_backward("mlp output gradient all-gather");
+  k.linear_backward("mlp out dgrad", "mlp out wgrad", d.n, d.f / d.t, d.h);
+  k.backward_memory(d.gated ? "swiglu backward" : "gelu backward", (d.gated ? 10 : 6) * d.n * d.f / d.t);
+  const auto mlp_in_bwd = k.linear_backward("mlp in dgrad", "mlp in wgrad", d.n, d.h, mlp_in);
+  k.enter_region_backward("mlp input gradient reduction (exposed)", mlp_in_bwd);
+  k.backward_memory("norm 2 backward", norm_backward_bytes(d));
+  k.backward_memory("residual add 1 backward", residual_backward_bytes(d));
+  k.leave_region_backward("attention output gradient all-gather");
+  k.linear_backward("attention projection dgrad", "attention projection wgrad", d.n, d.h / d.t, d.h);
+  attention_core_backward(k);
+  if (d.rotary) k.backward_memory("rotary backward", 4 * d.n * (d.h + d.kv) / d.t);
+  const auto qkv_bwd = k.linear_backward("qkv dgrad", "qkv wgrad", d.n, d.h, qkv);
+  k.enter_region_backward("attention input gradient reduction (exposed)", qkv_bwd);
+  k.backward_memory("norm 1 backward", norm_backward_bytes(d));
+  return k.take();
+}
+
+// Final norm, the vocabulary-parallel LM head (V/t columns per GPU) and cross-entropy: the loss
+// reads the logits three times in fp32 (max, sum of exponentials, target) beside three small
+// all-reduces of one float per token; its backward writes the logits' gradient.
+LayerKernels head_kernels(Builder& k) {
+  const Dims& d = k.d();
+  const double v = d.vocab / d.t;
+  const double logits = d.n * v;
+  k.forward_memory("final norm", norm_forward_bytes(d));
+  k.enter_region_forward("head all-gather");
+  k.forward_gemm("lm head", {d.n, v, d.h});
+  k.forward_memory("cross-entropy", 10 * logits);
+  if (d.t > 1) k.forward_comm("cross-entropy all-reduces", 3 * k.small_all_reduce(4 * d.n));
+  k.backward_memory("cross-entropy backward", 8 * logits);
+  const auto lm_bwd = k.linear_backward("lm head dgrad", "lm head wgrad", d.n, d.h, v);
+  k.enter_region_backward("head input gradient reduction (exposed)", lm_bwd);
+  k.backward_memory("final norm backward", norm_backward_bytes(d));
+  return k.take();
+}
+
+// The lookup reads each token's row (and GPT-2's position row) and writes the sum; with t > 1
+// every GPU looks up its part of the vocabulary and the rows are reduced. The backward adds each
+// token's gradient into fp32 rows of the table's gradient: all of it weight gradient.
+LayerKernels embedding_kernels(Builder& k) {
+  const Dims& d = k.d();
+  const double tables = d.rotary ? 1 : 2;  // token (and learned position) embeddings
+  k.forward_memory("embedding lookup", (2 + 2 * tables) * d.n * d.h);
+  k.leave_region_forward("embedding reduction");
+  if (d.dropout) k.forward_memory("embedding dropout", 5 * d.rows * d.h);
+  k.leave_region_backward("embedding gradient all-gather");
+  k.backward_memory("embedding gradient", tables * 10 * d.n * d.h, true);
+  return k.take();
+}
+
+}  // namespace
+
+double LayerKernels::forward_ms() const {
+  return sum_ms(forward, [](const Kernel&) { return true; });
+}
+double LayerKernels::backward_ms() const {
+  return sum_ms(backward, [](const Kernel&) { return true; });
+}
+double LayerKernels::wgrad_ms() const {
+  return sum_ms(backward, [](const Kernel& k) { return k.weight_gradient; });
+}
+double LayerKernels::communication_ms() const {
+  auto comm = [](const Kernel& k) { return k.kind == KernelKind::kCommunication; };
+  return sum_ms(forward, comm) + sum_ms(backward, comm);
+}
+double LayerKernels::attention_core_forward_ms() const {
+  return sum_ms(forward, [](const Kernel& k) { return k.attention_core; });
+}
+
+LayerKernels layer_kernels(LayerKind kind, const KernelContext& context) {
+  Builder builder(context);
+  switch (kind) {
+    case LayerKind::kEmbedding: return embedding_kernels(builder);
+    case LayerKind::kHead: return head_kernels(builder);
+    case LayerKind::kBlock: break;
+  }
+  return block_kernels(builder);
+}
+
+}  // namespace pp

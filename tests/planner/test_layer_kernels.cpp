@@ -1,0 +1,176 @@
+// The kernel-level time model (kernel_time.h, layer_kernels.h) against closed forms, brute force
+// and the per-layer times Korthikanti et al. 2022 measured (Table 4: one 22B layer, A100, tp 8).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "pp/planner/kernel_time.h"
+#include "pp/planner/layer_kernels.h"
+#include "pp/planner/layout_costs.h"
+#include "pp/planner/memory_model.h"
+
+namespace pp {
+namespace {
+
+GpuSpec plain_gpu() {
+  GpuSpec g;
+  g.peak_flops["bf16"] = 100e12;
+  g.achievable_fraction = 0.8;
+  g.memory_bandwidth_bytes_per_s = 1e12;
+  return g;
+}
+
+TEST(KernelTime, WithoutShapeEffectsAGemmRunsAtTheAchievableFraction) {
+  const GpuSpec g = plain_gpu();
+  const GemmShape big{4096, 4096, 4096};
+  EXPECT_DOUBLE_EQ(gemm_efficiency(big, g), 0.8);
+  EXPECT_NEAR(gemm_ms(big, g), big.flops() / (100e12 * 0.8) * 1e3, 1e-12);
+}
+
+// Brute force: count the tiles, fill SMs wave by wave.
+double waves_by_counting(double m, double n, int tm, int tn, int sms) {
+  long long tiles = 0;
+  for (double r = 0; r < m; r += tm) {
+    for (double c = 0; c < n; c += tn) ++tiles;
+  }
+  long long waves = 0;
+  for (long long left = tiles; left > 0; left -= sms) ++waves;
+  return double(waves);
+}
+
+TEST(KernelTime, WaveQuantisationMatchesCountingTiles) {
+  GpuSpec g = plain_gpu();
+  g.kernels.sm_count = 108;
+  g.kernels.tile_m = 256;
+  g.kernels.tile_n = 128;
+  for (double m : {256.0, 2048.0, 8192.0, 8000.0}) {
+    for (double n : {128.0, 768.0, 2304.0, 6144.0}) {
+      const GemmShape s{m, n, 8192};
+      const double full = m * n / (waves_by_counting(m, n, 256, 128, 108) * 108 * 256 * 128);
+      const double transposed = m * n / (waves_by_counting(m, n, 128, 256, 108) * 108 * 128 * 256);
+      const double half = 0.9 * m * n / (waves_by_counting(m, n, 128, 128, 108) * 108 * 128 * 128);
+      EXPECT_NEAR(gemm_efficiency(s, g), 0.8 * std::max({full, transposed, half}), 1e-12) << m << " x " << n;
+      EXPECT_LE(gemm_efficiency(s, g), 0.8);
+    }
+  }
+  // One tile more than a wave costs a second wave (or smaller tiles).
+  const GemmShape exact{256.0 * 108, 128, 8192};
+  const GemmShape one_more{256.0 * 109, 128, 8192};
+  EXPECT_GT(gemm_ms(one_more, g) / gemm_ms(exact, g), 1.5);
+}
+
+TEST(KernelTime, ShortReductionsAreSlowerPerFlop) {
+  GpuSpec g = plain_gpu();
+  g.kernels.gemm_k_overhead = 64;
+  EXPECT_NEAR(gemm_efficiency({4096, 4096, 64}, g), 0.8 * 0.5, 1e-12);
+  EXPECT_NEAR(gemm_efficiency({4096, 4096, 192}, g), 0.8 * 0.75, 1e-12);
+}
+
+TEST(KernelTime, MemoryBoundKernelsAndCollectivesFollowTheirClosedForms) {
+  GpuSpec g = plain_gpu();
+  g.kernels.memory_fraction = 0.5;
+  g.kernels.kernel_launch_s = 5e-6;
+  EXPECT_NEAR(memory_bound_ms(1e9, g), 1e9 / 0.5e12 * 1e3 + 5e-3, 1e-12);
+  // A GEMM too thin to be compute-bound streams its operands.
+  const GemmShape thin{1, 1 << 20, 1024};
+  EXPECT_NEAR(gemm_ms(thin, g), thin.bytes() / 0.5e12 * 1e3 + 5e-3, 1e-9);
+
+  const LinkSpec link{300e9, 2e-6, 200e9};
+  EXPECT_NEAR(all_reduce_ms(1e8, 8, link), (2.0 * 7 / 8 * 1e8 / 200e9 + 14 * 2e-6) * 1e3, 1e-12);
+  EXPECT_NEAR(all_gather_ms(1e8, 8, link), (7.0 / 8 * 1e8 / 200e9 + 7 * 2e-6) * 1e3, 1e-12);
+  EXPECT_EQ(all_reduce_ms(1e8, 1, link), 0);
+  const LinkSpec unstated{300e9, 0, 0};  // no bus bandwidth: the link's
+  EXPECT_NEAR(all_gather_ms(3e8, 2, unstated), 0.5 * 1e3 * 3e8 / 300e9, 1e-12);
+}
+
+struct Table4Row {
+  const char* mode;
+  bool sequence_parallel;
+  int checkpoint_interval;
+  bool selective;
+  double forward_ms, backward_ms;  // measured, one layer
+};
+
+// Korthikanti et al. 2022 Table 4: the 22B model's layer (h 6144, 64 heads), micro-batch 4 x 2048,
+// tp 8, A100 80GB, dropout, attention unfused. The shipped A100 cluster and korthikanti-22b.
+TEST(LayerKernels, ReproduceKorthikantiTable4Within10Percent) {
+  const ModelConfig model = load_model("korthikanti-22b");
+  const ClusterSpec cluster = load_cluster("dgx-a100-80gb");
+  const Table4Row rows[] = {{"no recompute", false, 0, false, 7.7, 11.9},
+                            {"sequence parallelism", true, 0, false, 7.2, 11.8},
+                            {"full recompute", false, 1, false, 7.7, 19.5},
+                            {"selective recompute", false, 0, true, 7.7, 13.2},
+                            {"selective + sequence", true, 0, true, 7.2, 13.1}};
+  const ModelProfile profile = analytic_profile(model, 4, 2048);
+  for (const Table4Row& row : rows) {
+    MemoryOptions memory;
+    memory.flash_attention = false;
+    memory.dropout = true;
+    memory.sequence_parallel = row.sequence_parallel;
+    Layout layout;
+    layout.tp = 8;
+    layout.microbatch_size = 4;
+    layout.sequence_parallel = row.sequence_parallel;
+    layout.checkpoint_interval = row.checkpoint_interval;
+    layout.selective_recompute = row.selective;
+    const LayerCost block = layer_costs(profile, model, cluster, layout, memory)[1];
+    EXPECT_NEAR(block.forward_ms / row.forward_ms, 1.0, 0.10) << row.mode;
+    EXPECT_NEAR(block.backward_ms / row.backward_ms, 1.0, 0.10) << row.mode;
+  }
+}
+
+TEST(LayerKernels, SelectiveRecomputeKeepsKorthikantisActivations) {
+  // Selective recompute with sequence parallelism keeps 34*s*b*h/t bytes per layer (f = 4h, with
+  // dropout), Korthikanti et al. 2022 eq. 6; without either, s*b*h*(10 + 24/t).
+  const ModelConfig model = load_model("korthikanti-22b");
+  const ClusterSpec cluster = load_cluster("dgx-a100-80gb");
+  const double sbh = 2048.0 * 1 * 6144;
+  for (bool sp : {true, false}) {
+    MemoryOptions memory;
+    memory.flash_attention = false;
+    memory.dropout = true;
+    memory.sequence_parallel = sp;
+    Layout layout;
+    layout.tp = 8;
+    layout.sequence_parallel = sp;
+    layout.selective_recompute = true;
+    const LayerCost block = layer_costs(analytic_profile(model, 1, 2048), model, cluster, layout, memory)[1];
+    EXPECT_DOUBLE_EQ(block.activation_bytes, sp ? 34 * sbh / 8 : sbh * (10 + 24.0 / 8));
+    EXPECT_GT(block.recompute_ms, 0);
+  }
+}
+
+TEST(LayerKernels, BackwardOverlapHidesCommunicationBehindWeightGradients) {
+  const ModelConfig model = load_model("korthikanti-22b");
+  ClusterSpec cluster = load_cluster("dgx-a100-80gb");
+  cluster.gpu.kernels.overlap_cost = 0;
+  KernelContext c{&model, 4, 2048, 8, false, false, true, &cluster.gpu, &cluster.intra_node};
+  const LayerKernels fast = layer_kernels(LayerKind::kBlock, c);
+  // NVLink fast enough that the wgrad GEMMs hide the backward all-reduces entirely: the
+  // backward's only communication left is none; the forward keeps its two all-reduces.
+  double backward_comm = 0, forward_comm = 0;
+  for (const Kernel& k : fast.backward) backward_comm += k.kind == KernelKind::kCommunication ? k.ms : 0;
+  for (const Kernel& k : fast.forward) forward_comm += k.kind == KernelKind::kCommunication ? k.ms : 0;
+  EXPECT_EQ(backward_comm, 0);
+  EXPECT_NEAR(forward_comm, 2 * all_reduce_ms(2.0 * 4 * 2048 * 6144, 8, cluster.intra_node), 1e-12);
+  // With the cost of overlap, hidden communication still slows the backward.
+  cluster.gpu.kernels.overlap_cost = 0.5;
+  EXPECT_GT(layer_kernels(LayerKind::kBlock, c).backward_ms(), fast.backward_ms());
+}
+
+TEST(LayerKernels, FlashAttentionDoesHalfTheCausalWork) {
+  const ModelConfig model = load_model("llama3-8b");
+  GpuSpec gpu = plain_gpu();
+  gpu.kernels.attention_fraction = 0.5;
+  const LinkSpec link{450e9, 0, 0};
+  KernelContext c{&model, 1, 8192, 1, true, true, false, &gpu, &link};
+  const LayerKernels k = layer_kernels(LayerKind::kBlock, c);
+  const double flops = 4.0 * 8192 * 8192 * 4096 / 2;  // 4*b*s^2*h, causal half
+  EXPECT_NEAR(k.attention_core_forward_ms(), flops / (100e12 * 0.5) * 1e3, 1e-9);
+  // The weight-gradient GEMMs are the forward's linear FLOPs over again.
+  const double linear = 2.0 * 8192 * 4096 * (2 * 4096 + 2 * 1024) + 3 * 2.0 * 8192 * 4096 * 14336;
+  EXPECT_NEAR(k.wgrad_ms(), linear / (100e12 * 0.8) * 1e3, 1e-6);
+}
+
+}  // namespace
+}  // namespace pp
