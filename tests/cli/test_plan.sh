@@ -282,5 +282,26 @@ expect_one_error "a cluster file with 1e400" "huge_cluster.json: not valid JSON"
 expect_one_error "a profile with 1e400" "huge_profile.json: not valid JSON" plan --model gpt2-tiny --cluster cpu-local --gpus 4 --global-batch 8 --seq-len 32 --tp 1 --profile "$TMP/huge_profile.json"
 expect_one_error "a plan file with 1e400" "huge_plan.json: not valid JSON" simulate --plan "$TMP/huge_plan.json"
 
+# Where a layer's time goes, and selective recompute as a choice.
+K22=(--model korthikanti-22b --cluster dgx-a100-80gb --gpus 8 --global-batch 4 --seq-len 2048 --tp 8 --microbatch-size 4 --no-flash-attention --dropout)
+run plan "${K22[@]}" --show-kernels --top 1
+if [ "$RC" -eq 0 ] && grep -q '^block: forward' "$TMP/out" && grep -Eq 'forward +softmax' "$TMP/out" &&
+   grep -Eq 'backward +qkv wgrad' "$TMP/out" && grep -Eq 'forward +attention output reduction' "$TMP/out"; then
+  ok "plan --show-kernels lists each layer's kernels"
+else not_ok "plan --show-kernels" "exit $RC" "$(head -c 400 "$TMP/out")"; fi
+expect_error "--selective-recompute takes on, off or auto" 2 "--selective-recompute" plan "${K22[@]}" --selective-recompute maybe
+run plan "${K22[@]}" --selective-recompute on --ckpt-interval 0 --json
+if [ "$RC" -eq 0 ] && python3 - "$TMP/out" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+assert p["selective_recompute"] is True and p["checkpoint_interval"] == 0
+assert p["runnable_by_pp_run"] is False
+assert any("selective recompute" in o for o in p["pp_run_obstacles"])
+x = p["predicted"]
+assert x["hardware_tflops_per_gpu"] > x["model_tflops_per_gpu"]  # the attention core, twice
+PY
+then ok "a selective-recompute plan says so, counts its recompute, and that pp run cannot execute it"
+else not_ok "selective recompute plan" "exit $RC" "$(head -c 400 "$TMP/err")"; fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
