@@ -174,6 +174,15 @@ void attention_core_backward(Builder& k) {
   k.backward_gemm("attention QK^T backward (keys)", {d.s, d.d, d.s, batch});
 }
 
+// The backward of norm -> column-parallel linear (in x out per GPU): the linear's dgrad and wgrad,
+// its input gradient's reduction (less what they hide), the norm's backward.
+void norm_linear_backward(Builder& k, const char* dgrad, const char* wgrad, double in, double out,
+                          const char* reduction, const char* norm) {
+  const auto times = k.linear_backward(dgrad, wgrad, k.d().n, in, out);
+  k.enter_region_backward(reduction, times);
+  k.backward_memory(norm, norm_backward_bytes(k.d()));
+}
+
 LayerKernels block_kernels(Builder& k) {
   const Dims& d = k.d();
   const double qkv = (d.h + 2 * d.kv) / d.t;
@@ -199,17 +208,15 @@ LayerKernels block_kernels(Builder& k) {
   k.leave_region_backward("mlp output gradient all-gather");
   k.linear_backward("mlp out dgrad", "mlp out wgrad", d.n, d.f / d.t, d.h);
   k.backward_memory(d.gated ? "swiglu backward" : "gelu backward", (d.gated ? 10 : 6) * d.n * d.f / d.t);
-  const auto mlp_in_bwd = k.linear_backward("mlp in dgrad", "mlp in wgrad", d.n, d.h, mlp_in);
-  k.enter_region_backward("mlp input gradient reduction (exposed)", mlp_in_bwd);
-  k.backward_memory("norm 2 backward", norm_backward_bytes(d));
+  norm_linear_backward(k, "mlp in dgrad", "mlp in wgrad", d.h, mlp_in, "mlp input gradient reduction (exposed)",
+                       "norm 2 backward");
   k.backward_memory("residual add 1 backward", residual_backward_bytes(d));
   k.leave_region_backward("attention output gradient all-gather");
   k.linear_backward("attention projection dgrad", "attention projection wgrad", d.n, d.h / d.t, d.h);
   attention_core_backward(k);
   if (d.rotary) k.backward_memory("rotary backward", 4 * d.n * (d.h + d.kv) / d.t);
-  const auto qkv_bwd = k.linear_backward("qkv dgrad", "qkv wgrad", d.n, d.h, qkv);
-  k.enter_region_backward("attention input gradient reduction (exposed)", qkv_bwd);
-  k.backward_memory("norm 1 backward", norm_backward_bytes(d));
+  norm_linear_backward(k, "qkv dgrad", "qkv wgrad", d.h, qkv, "attention input gradient reduction (exposed)",
+                       "norm 1 backward");
   return k.take();
 }
 
@@ -226,9 +233,8 @@ LayerKernels head_kernels(Builder& k) {
   k.forward_memory("cross-entropy", 10 * logits);
   if (d.t > 1) k.forward_comm("cross-entropy all-reduces", 3 * k.small_all_reduce(4 * d.n));
   k.backward_memory("cross-entropy backward", 8 * logits);
-  const auto lm_bwd = k.linear_backward("lm head dgrad", "lm head wgrad", d.n, d.h, v);
-  k.enter_region_backward("head input gradient reduction (exposed)", lm_bwd);
-  k.backward_memory("final norm backward", norm_backward_bytes(d));
+  norm_linear_backward(k, "lm head dgrad", "lm head wgrad", d.h, v, "head input gradient reduction (exposed)",
+                       "final norm backward");
   return k.take();
 }
 
