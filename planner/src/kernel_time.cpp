@@ -25,8 +25,13 @@ double quantisation(const GemmShape& g, const KernelEfficiency& k) {
 
 double launch_ms(const GpuSpec& gpu) { return gpu.kernels.kernel_launch_s * 1e3; }
 
-double hbm_bytes_per_ms(const GpuSpec& gpu) {
-  return gpu.memory_bandwidth_bytes_per_s * gpu.kernels.memory_fraction / 1e3;
+double hbm_bytes_per_ms(const GpuSpec& gpu) { return attained_memory_bandwidth(gpu) / 1e3; }
+
+// A ring collective of `passes` passes of n-1 steps over `bytes` (1: all-gather or
+// reduce-scatter, 2: all-reduce).
+double ring_ms(double bytes, int n, const LinkSpec& link, int passes) {
+  if (n <= 1) return 0;
+  return passes * (1.0 * (n - 1) / n * bytes / collective_bandwidth(link) + (n - 1) * link.latency_s) * 1e3;
 }
 
 double bf16_flops_per_ms(const GpuSpec& gpu) { return gpu.peak_flops.at("bf16") / 1e3; }
@@ -59,14 +64,12 @@ double collective_bandwidth(const LinkSpec& link) {
                                             : link.bandwidth_bytes_per_s;
 }
 
-double all_reduce_ms(double bytes, int n, const LinkSpec& link) {
-  if (n <= 1) return 0;
-  return (2.0 * (n - 1) / n * bytes / collective_bandwidth(link) + 2.0 * (n - 1) * link.latency_s) * 1e3;
+double attained_memory_bandwidth(const GpuSpec& gpu) {
+  return gpu.memory_bandwidth_bytes_per_s * gpu.kernels.memory_fraction;
 }
 
-double all_gather_ms(double bytes, int n, const LinkSpec& link) {
-  if (n <= 1) return 0;
-  return (1.0 * (n - 1) / n * bytes / collective_bandwidth(link) + 1.0 * (n - 1) * link.latency_s) * 1e3;
-}
+double all_reduce_ms(double bytes, int n, const LinkSpec& link) { return ring_ms(bytes, n, link, 2); }
+
+double all_gather_ms(double bytes, int n, const LinkSpec& link) { return ring_ms(bytes, n, link, 1); }
 
 }  // namespace pp

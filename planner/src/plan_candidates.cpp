@@ -134,7 +134,7 @@ void fill_step_end(const PlanRequest& r, Candidate* c) {
       params[s.rank] += c->costs[i].static_bytes / static_bytes_per_param(l.dp, r.memory);
     }
   }
-  const double hbm = r.cluster.gpu.memory_bandwidth_bytes_per_s * r.cluster.gpu.kernels.memory_fraction;
+  const double hbm = attained_memory_bandwidth(r.cluster.gpu);
   const double optimizer_bytes_per_param = 4 + 24.0 / (r.memory.shard_optimizer ? l.dp : 1);
   for (int rank = 0; rank < l.pp; ++rank) {
     const double allreduce_ms =

@@ -39,6 +39,9 @@ double fused_attention_ms(double flops, const GpuSpec& gpu);
 double all_reduce_ms(double bytes, int n, const LinkSpec& link);
 double all_gather_ms(double bytes, int n, const LinkSpec& link);
 
+// The HBM bandwidth elementwise kernels attain: memory_bandwidth x memory_fraction (bytes/s).
+double attained_memory_bandwidth(const GpuSpec& gpu);
+
 // The link's bus bandwidth, or its bandwidth where none is stated (bytes/s).
 double collective_bandwidth(const LinkSpec& link);
 
