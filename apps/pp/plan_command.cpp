@@ -125,9 +125,12 @@ PlanRequest request_of(const PlanOptions& o) {
   r.fixed.checkpoint_interval = choice(o.ckpt_interval);
   if (o.schedule != "auto") r.fixed.schedule = o.schedule;
   if (o.selective_recompute != "auto") r.fixed.selective_recompute = o.selective_recompute == "on";
+  if (o.distributed_optimizer != "auto") r.fixed.distributed_optimizer = o.distributed_optimizer == "on";
+  if (o.shard_optimizer) r.fixed.distributed_optimizer = true;
+  if (o.tp_overlap != "auto") r.fixed.tp_overlap = o.tp_overlap == "on";
   const double memory = r.cluster.gpu.memory_bytes;
   r.memory_limit_bytes = o.mem_limit_gib > 0 ? o.mem_limit_gib * kGiB : memory * (1 - kReserveFraction);
-  r.memory.shard_optimizer = o.shard_optimizer;
+  r.memory.gradient_bytes = o.grad_dtype == "bf16" ? 2 : 4;
   r.memory.sequence_parallel = !o.no_sequence_parallel;
   r.memory.flash_attention = !o.no_flash_attention;
   r.memory.dropout = o.dropout;
@@ -147,11 +150,39 @@ void note_pp_run(const PlanRequest& r, const Plan& best) {
   if (!obstacles.empty()) {
     fmt::print(stderr, "note: pp run cannot execute this plan: {}\n", fmt::join(obstacles, "; "));
   }
+  for (const std::string& difference : pp_run_differences(best)) {
+    fmt::print(stderr, "note: pp run executes this plan, but with a difference: {}\n", difference);
+  }
   if (best.predicted.mfu > 1) {
     fmt::print(stderr, "warning: the plan's MFU is {:.0f}%: its layer times are faster than {}'s "
                "peak; check --profile and --cluster\n",
                100 * best.predicted.mfu, r.cluster.name);
   }
+}
+
+// The plan file, with "versus_auto" (derived, not read back) when choices were fixed: the plan
+// the search picks with every choice auto, and why the two differ.
+std::string with_versus_auto(const std::string& plan_text, const PlanSearchResult& result) {
+  if (!result.versus_auto) return plan_text;
+  nlohmann::ordered_json doc = nlohmann::ordered_json::parse(plan_text);
+  const Plan& other = result.versus_auto->plan.plan;
+  const Layout& l = other.layout;
+  doc["versus_auto"] = {{"layout", describe_layout(l)},
+                        {"tp", l.tp},
+                        {"pp", l.pp},
+                        {"dp", l.dp},
+                        {"microbatch_size", l.microbatch_size},
+                        {"microbatches", l.microbatches},
+                        {"schedule", l.schedule},
+                        {"virtual_stages", l.virtual_stages},
+                        {"checkpoint_interval", l.checkpoint_interval},
+                        {"selective_recompute", l.selective_recompute},
+                        {"distributed_optimizer", l.distributed_optimizer},
+                        {"tp_overlap", l.tp_overlap},
+                        {"step_time_s", other.predicted.step_time_s},
+                        {"peak_memory_bytes", other.predicted.peak_memory_bytes},
+                        {"why", result.versus_auto->why}};
+  return doc.dump(2) + "\n";
 }
 
 void report_infeasible(bool json, const PlanSearchResult& result) {
@@ -206,7 +237,21 @@ void add_plan_command(CLI::App& app) {
   cmd->add_option("--mem-limit", o->mem_limit_gib, "GiB per GPU or CPU rank (default: its memory less 8%)")
       ->check(positive_gib());
   cmd->add_option("--profile", o->profile, "Measured per-layer profile (docs/profile-format.md)");
-  cmd->add_flag("--shard-optimizer", o->shard_optimizer, "Shard optimizer state over dp (ZeRO-1)");
+  cmd->add_option("--distributed-optimizer", o->distributed_optimizer,
+                  "on: optimizer state sharded over dp (ZeRO-1, gradients reduce-scattered, weights "
+                  "all-gathered); off; or auto (tried where dp > 1)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "on", "off"}));
+  cmd->add_flag("--shard-optimizer", o->shard_optimizer, "The same as --distributed-optimizer on");
+  cmd->add_option("--tp-overlap", o->tp_overlap,
+                  "on: tensor-parallel all-gathers and reduce-scatters run beside their GEMMs "
+                  "(needs sequence parallelism); off; or auto (tried where tp > 1)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "on", "off"}));
+  cmd->add_option("--grad-dtype", o->grad_dtype,
+                  "Main gradients (accumulated and reduced over dp): fp32, as Megatron-LM under bf16, or bf16")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16"}));
   cmd->add_flag("--no-sequence-parallel", o->no_sequence_parallel, "Tensor parallelism without sequence parallelism");
   cmd->add_flag("--no-flash-attention", o->no_flash_attention, "Keep the attention score matrix for the backward");
   cmd->add_flag("--dropout", o->dropout,
@@ -235,7 +280,7 @@ void run_plan(const PlanOptions& o) {
   const Plan& best = result.plans.front().plan;
   for (const std::string& note : request_notes(o, request)) fmt::print(stderr, "{}\n", note);
   note_pp_run(request, best);
-  const std::string text = plan_to_json_text(best);
+  const std::string text = with_versus_auto(plan_to_json_text(best), result);
   if (!o.output.empty() && o.output != "-") {
     write_file_atomically(o.output, text);
     fmt::print(stderr, "wrote plan {}\n", o.output);

@@ -30,6 +30,9 @@ struct PlanOptions {
   bool show_kernels = false;
   bool dropout = false;
   std::string selective_recompute = "auto";
+  std::string distributed_optimizer = "auto";  // auto | on | off
+  std::string tp_overlap = "auto";             // auto | on | off
+  std::string grad_dtype = "fp32";             // main gradients: fp32 | bf16
 };
 
 void add_plan_command(CLI::App& app);

@@ -33,10 +33,13 @@ std::vector<double> column(const std::vector<Row>& rows, Field field) {
   return out;
 }
 
+// tp pp dp mbs M schedule V ckpt ("s": selective) opt ("dist": distributed optimizer) ovl
+// ("tp": tensor-parallel overlap).
 std::string layout_cells(const Layout& l) {
-  return fmt::format("{:>3} {:>3} {:>4} {:>4} {:>5}  {:<12} {:>2} {:>4}", l.tp, l.pp, l.dp,
+  return fmt::format("{:>3} {:>3} {:>4} {:>4} {:>5}  {:<12} {:>2} {:>4} {:>4} {:>3}", l.tp, l.pp, l.dp,
                      l.microbatch_size, l.microbatches, l.schedule, l.virtual_stages,
-                     fmt::format("{}{}", l.checkpoint_interval, l.selective_recompute ? "s" : ""));
+                     fmt::format("{}{}", l.checkpoint_interval, l.selective_recompute ? "s" : ""),
+                     l.distributed_optimizer ? "dist" : "-", l.tp_overlap ? "tp" : "-");
 }
 
 struct PlanColumns {
@@ -97,9 +100,10 @@ void print_kernels(const PlanRequest& r) {
   const int tp = r.fixed.tp.value_or(1);
   const KernelContext context{&r.model, b, r.seq_len, tp, r.memory.sequence_parallel,
                               r.memory.flash_attention, r.memory.dropout, &r.cluster.gpu,
-                              &r.cluster.intra_node};
-  fmt::print("kernels of one GPU, micro-batch {} x {} tokens, tp {}{}{}, on {} (ms):\n", b, r.seq_len, tp,
-             tp > 1 && r.memory.sequence_parallel ? " with sequence parallelism" : "",
+                              &r.cluster.intra_node, r.fixed.tp_overlap.value_or(false)};
+  const bool sp = tp > 1 && r.memory.sequence_parallel;
+  fmt::print("kernels of one GPU, micro-batch {} x {} tokens, tp {}{}{}{}, on {} (ms):\n", b, r.seq_len, tp,
+             sp ? " with sequence parallelism" : "", sp && context.tp_overlap ? " and overlap" : "",
              r.memory.flash_attention ? ", flash attention" : ", attention unfused", r.cluster.gpu.name);
   const std::pair<LayerKind, const char*> kinds[] = {
       {LayerKind::kEmbedding, "embedding"}, {LayerKind::kBlock, "block"}, {LayerKind::kHead, "head"}};
@@ -124,8 +128,8 @@ void print_table(const PlanRequest& r, const PlanSearchResult& result, double se
              r.memory_limit_bytes / kGiB, device);
   fmt::print("searched {} layouts: {} fit, {} simulated, in {:.2f} s\n\n", result.layouts,
              result.fitting, result.simulated, seconds);
-  fmt::print("{:>2}  {:>3} {:>3} {:>4} {:>4} {:>5}  {:<12} {:>2} {:>4} {:>10} {:>7} {:>11} {:>9} {:>7} {:>9}\n",
-             "#", "tp", "pp", "dp", "mbs", "M", "schedule", "V", "ckpt", "step s", "bubble",
+  fmt::print("{:>2}  {:>3} {:>3} {:>4} {:>4} {:>5}  {:<12} {:>2} {:>4} {:>4} {:>3} {:>10} {:>7} {:>11} {:>9} {:>7} {:>9}\n",
+             "#", "tp", "pp", "dp", "mbs", "M", "schedule", "V", "ckpt", "opt", "ovl", "step s", "bubble",
              "tokens/s", "TFLOP/s", "MFU", "peak GiB");
   const PlanColumns d = plan_columns(result.plans);
   int rank = 1;
@@ -138,6 +142,12 @@ void print_table(const PlanRequest& r, const PlanSearchResult& result, double se
     fmt::print("    {}\n", p.why);
   }
   print_flops_note(r, result.plans.front().plan, d.tflops);
+  if (result.versus_auto) {
+    const Plan& other = result.versus_auto->plan.plan;
+    fmt::print("\nwith every choice auto, pp would pick {}: {:.{}f} s per step, {:.1f} GiB peak\n  {}\n",
+               describe_layout(other.layout), other.predicted.step_time_s, d.step,
+               other.predicted.peak_memory_bytes / kGiB, result.versus_auto->why);
+  }
 }
 
 void print_stages(const Plan& plan) {

@@ -133,6 +133,11 @@ void read_layout(const JsonFields& f, Layout* l) {
   l->checkpoint_interval = static_cast<int>(f.integer("checkpoint_interval", 0, 1 << 20));
   l->sequence_parallel = f.has("sequence_parallel") ? f.boolean("sequence_parallel") : true;
   l->selective_recompute = f.has("selective_recompute") && f.boolean("selective_recompute");
+  l->distributed_optimizer = f.has("distributed_optimizer") && f.boolean("distributed_optimizer");
+  l->tp_overlap = f.has("tp_overlap") && f.boolean("tp_overlap");
+  if (l->tp_overlap && !(l->sequence_parallel && l->tp > 1)) {
+    f.fail("tp_overlap", "needs tp above 1 with sequence_parallel");
+  }
 }
 
 }  // namespace
@@ -163,6 +168,19 @@ std::vector<std::string> pp_run_obstacles(const Plan& p) {
   return out;
 }
 
+std::vector<std::string> pp_run_differences(const Plan& p) {
+  std::vector<std::string> out;
+  if (p.layout.distributed_optimizer && p.layout.dp > 1) {
+    out.push_back("distributed optimizer: pp run keeps the whole optimizer state on every data-parallel rank, "
+                  "so it needs more memory than predicted (the weights are the same)");
+  }
+  if (p.layout.tp_overlap) {
+    out.push_back("tensor-parallel overlap: pp run does not overlap tensor-parallel communication with GEMMs, "
+                  "so its steps take longer than predicted (the weights are the same)");
+  }
+  return out;
+}
+
 std::string plan_to_json_text(const Plan& p) {
   const Layout& l = p.layout;
   ojson stages = ojson::array();
@@ -187,6 +205,8 @@ std::string plan_to_json_text(const Plan& p) {
                {"checkpoint_interval", l.checkpoint_interval},
                {"sequence_parallel", l.sequence_parallel},
                {"selective_recompute", l.selective_recompute},
+               {"distributed_optimizer", l.distributed_optimizer},
+               {"tp_overlap", l.tp_overlap},
                {"stages", std::move(stages)},
                {"reduce_ms", p.reduce_ms},
                {"optimizer_ms", p.optimizer_ms},
@@ -200,6 +220,7 @@ std::string plan_to_json_text(const Plan& p) {
                  {"peak_memory_bytes", r.peak_memory_bytes}}},
                {"runnable_by_pp_run", obstacles.empty()},
                {"pp_run_obstacles", obstacles},
+               {"pp_run_differences", pp_run_differences(p)},
                {"model_config", model_config_to_json(p.model_config)},
                {"cluster_spec", cluster_to_json(p.cluster_spec)}};
   return doc.dump(2) + "\n";

@@ -20,6 +20,7 @@ struct Dims {
   double b, s, n, t, h, f, kv, d, heads, vocab;
   double rows;      // tokens the norms and residual adds see: n/t with sequence parallelism
   bool sp, flash, dropout, gated, rotary;
+  bool overlap;     // tensor-parallel collectives beside their GEMMs (sequence parallel only)
 };
 
 Dims dims_of(const KernelContext& c) {
@@ -41,6 +42,7 @@ Dims dims_of(const KernelContext& c) {
   d.dropout = c.dropout;
   d.gated = m.gated_mlp();
   d.rotary = m.family == ModelFamily::kLlama;
+  d.overlap = c.tp_overlap && d.sp;
   return d;
 }
 
@@ -56,8 +58,11 @@ class Builder {
   void backward_memory(const char* name, double bytes, bool wgrad = false) {
     out_.backward.push_back({name, KernelKind::kMemory, memory_bound_ms(bytes, *c_.gpu), wgrad, false});
   }
-  void forward_gemm(const char* name, GemmShape g, bool core = false) {
-    out_.forward.push_back({name, KernelKind::kGemm, gemm_ms(g, *c_.gpu), false, core});
+  // Returns the GEMM's time (ms).
+  double forward_gemm(const char* name, GemmShape g, bool core = false) {
+    const double ms = gemm_ms(g, *c_.gpu);
+    out_.forward.push_back({name, KernelKind::kGemm, ms, false, core});
+    return ms;
   }
   // The backward of y = x W for x (rows x in), W (in x out): dx = dy W^T and dW = x^T dy.
   // Returns {dgrad ms, wgrad ms}.
@@ -90,19 +95,23 @@ class Builder {
   double gather() const { return all_gather_ms(d_.n * d_.h * kElement, c_.tp, *c_.tp_link); }
   double small_all_reduce(double bytes) const { return all_reduce_ms(bytes, c_.tp, *c_.tp_link); }
 
-  // Entering a column-parallel linear: with sequence parallelism, all-gather the rows (forward);
-  // without, nothing.
-  void enter_region_forward(const char* name) {
-    if (d_.sp) forward_comm(name, gather());
+  // Entering a column-parallel linear whose GEMM takes `gemm` ms: with sequence parallelism,
+  // all-gather the rows (forward), beside that GEMM under tp overlap; without, nothing.
+  void enter_region_forward(const char* name, double gemm) {
+    if (d_.sp) forward_comm(name, beside(gather(), gemm));
   }
-  // Leaving a row-parallel linear: reduce-scatter (sequence parallel) or all-reduce its output.
-  void leave_region_forward(const char* name) {
-    if (d_.t > 1) forward_comm(name, d_.sp ? gather() : all_reduce());
+  // Leaving a row-parallel linear whose GEMM took `gemm` ms: reduce-scatter (sequence parallel;
+  // beside that GEMM under tp overlap) or all-reduce its output.
+  void leave_region_forward(const char* name, double gemm = 0) {
+    if (d_.t > 1) forward_comm(name, d_.sp ? beside(gather(), gemm) : all_reduce());
   }
-  // The backward of leaving: the gradient's all-gather (sequence parallel; exposed), or nothing.
-  void leave_region_backward(const char* name) {
-    if (d_.sp) backward_comm(name, gather());
+  // The backward of leaving: the gradient's all-gather (sequence parallel) before the
+  // row-parallel linear's dgrad of `dgrad` ms (beside it under tp overlap), or nothing.
+  void leave_region_backward(const char* name, double dgrad = 0) {
+    if (d_.sp) backward_comm(name, beside(gather(), dgrad));
   }
+  // A collective that tp overlap runs beside a GEMM of `gemm` ms; exposed whole without it.
+  double beside(double comm, double gemm) const { return d_.overlap ? overlapped(comm, gemm) : comm; }
   // The backward of entering, after a column-parallel linear's dgrad and wgrad: its input
   // gradient is all-reduced (or reduce-scattered) while the wgrad runs, and with sequence
   // parallelism the input is all-gathered again for the wgrad while the dgrad runs (Megatron-LM's
@@ -189,29 +198,29 @@ LayerKernels block_kernels(Builder& k) {
   const double mlp_in = (d.gated ? 2 : 1) * d.f / d.t;
   // Forward, in order.
   k.forward_memory("norm 1", norm_forward_bytes(d));
-  k.enter_region_forward("attention all-gather");
+  k.enter_region_forward("attention all-gather", gemm_ms({d.n, qkv, d.h}, k.gpu()));
   k.forward_gemm("qkv", {d.n, qkv, d.h});
   if (d.rotary) k.forward_memory("rotary", 4 * d.n * (d.h + d.kv) / d.t);
   attention_core_forward(k);
-  k.forward_gemm("attention projection", {d.n, d.h, d.h / d.t});
-  k.leave_region_forward("attention output reduction");
+  const double projection = k.forward_gemm("attention projection", {d.n, d.h, d.h / d.t});
+  k.leave_region_forward("attention output reduction", projection);
   k.forward_memory("residual add 1", residual_forward_bytes(d));
   k.forward_memory("norm 2", norm_forward_bytes(d));
-  k.enter_region_forward("mlp all-gather");
+  k.enter_region_forward("mlp all-gather", gemm_ms({d.n, mlp_in, d.h}, k.gpu()));
   k.forward_gemm("mlp in", {d.n, mlp_in, d.h});
   k.forward_memory(d.gated ? "swiglu" : "gelu", (d.gated ? 6 : 4) * d.n * d.f / d.t);
-  k.forward_gemm("mlp out", {d.n, d.h, d.f / d.t});
-  k.leave_region_forward("mlp output reduction");
+  const double mlp_out = k.forward_gemm("mlp out", {d.n, d.h, d.f / d.t});
+  k.leave_region_forward("mlp output reduction", mlp_out);
   k.forward_memory("residual add 2", residual_forward_bytes(d));
   // Backward, in order.
   k.backward_memory("residual add 2 backward", residual_backward_bytes(d));
-  k.leave_region_backward("mlp output gradient all-gather");
+  k.leave_region_backward("mlp output gradient all-gather", gemm_ms({d.n, d.f / d.t, d.h}, k.gpu()));
   k.linear_backward("mlp out dgrad", "mlp out wgrad", d.n, d.f / d.t, d.h);
   k.backward_memory(d.gated ? "swiglu backward" : "gelu backward", (d.gated ? 10 : 6) * d.n * d.f / d.t);
   norm_linear_backward(k, "mlp in dgrad", "mlp in wgrad", d.h, mlp_in, "mlp input gradient reduction (exposed)",
                        "norm 2 backward");
   k.backward_memory("residual add 1 backward", residual_backward_bytes(d));
-  k.leave_region_backward("attention output gradient all-gather");
+  k.leave_region_backward("attention output gradient all-gather", gemm_ms({d.n, d.h / d.t, d.h}, k.gpu()));
   k.linear_backward("attention projection dgrad", "attention projection wgrad", d.n, d.h / d.t, d.h);
   attention_core_backward(k);
   if (d.rotary) k.backward_memory("rotary backward", 4 * d.n * (d.h + d.kv) / d.t);
@@ -228,7 +237,7 @@ LayerKernels head_kernels(Builder& k) {
   const double v = d.vocab / d.t;
   const double logits = d.n * v;
   k.forward_memory("final norm", norm_forward_bytes(d));
-  k.enter_region_forward("head all-gather");
+  k.enter_region_forward("head all-gather", gemm_ms({d.n, v, d.h}, k.gpu()));
   k.forward_gemm("lm head", {d.n, v, d.h});
   k.forward_memory("cross-entropy", 10 * logits);
   if (d.t > 1) k.forward_comm("cross-entropy all-reduces", 3 * k.small_all_reduce(4 * d.n));

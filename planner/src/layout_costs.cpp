@@ -47,7 +47,7 @@ void set_memory(const LayerProfile& l, const ModelConfig& model, const Layout& l
   const int t = layout.tp;
   const int b = p.microbatch_size;
   const int s = p.seq_len;
-  c->static_bytes = l.params / t * static_bytes_per_param(layout.dp, o);
+  c->static_bytes = l.params / t * static_bytes_per_param(layout.dp, layout.distributed_optimizer, o);
   if (l.kind == LayerKind::kHead) {
     c->activation_bytes = head_activation_bytes(model, b, s, t, o);
   } else if (l.kind == LayerKind::kBlock) {
@@ -80,7 +80,8 @@ std::vector<LayerCost> layer_costs(const ModelProfile& profile, const ModelConfi
                                    const MemoryOptions& memory) {
   KernelContext context{&model,           profile.microbatch_size, profile.seq_len,
                         layout.tp,        layout.sequence_parallel, memory.flash_attention,
-                        memory.dropout,   &cluster.gpu,           &cluster.intra_node};
+                        memory.dropout,   &cluster.gpu,           &cluster.intra_node,
+                        layout.tp_overlap};
   // Every block has the same kernels: time each kind of layer once.
   const LayerKernels kernels[3] = {layer_kernels(LayerKind::kEmbedding, context),
                                    layer_kernels(LayerKind::kBlock, context),

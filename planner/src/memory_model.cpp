@@ -2,8 +2,8 @@
 
 namespace pp {
 
-double static_bytes_per_param(int dp, const MemoryOptions& o) {
-  return 2 + 2 + 12.0 / (o.shard_optimizer ? dp : 1);
+double static_bytes_per_param(int dp, bool distributed_optimizer, const MemoryOptions& o) {
+  return 2 + o.gradient_bytes + 12.0 / (distributed_optimizer ? dp : 1);
 }
 
 double attention_scores_bytes(const ModelConfig& m, int b, int s, int tp, const MemoryOptions& o) {

@@ -48,9 +48,24 @@ std::vector<bool> selective_options(const PlanRequest& r, int checkpoint_interva
   return {false, true};
 }
 
-std::vector<int> virtual_stage_options(const PlanRequest& r, const std::string& schedule) {
+// Interleaving: every V that splits the blocks into pp x V equal chunks (Megatron-LM's rule),
+// or 2 and 4 where none does (pp's partitioner balances unequal chunks).
+std::vector<int> virtual_stage_options(const PlanRequest& r, const std::string& schedule, int pp) {
   if (schedule != "interleaved") return {1};
-  return options(r.fixed.virtual_stages, {2, 4});
+  if (r.fixed.virtual_stages) return {*r.fixed.virtual_stages};
+  std::vector<int> out;
+  const int blocks = r.model.layers;
+  for (int v = 2; 1LL * pp * v <= blocks && v <= kMaxVirtualStages; ++v) {
+    if (blocks % (pp * v) == 0) out.push_back(v);
+  }
+  if (out.empty()) out = {2, 4};
+  return out;
+}
+
+// Both ways for a choice the search makes (auto) where it can matter; only `false` where not.
+std::vector<bool> switch_options(const std::optional<bool>& fixed, bool applies) {
+  if (!applies) return {false};
+  return fixed ? std::vector<bool>{*fixed} : std::vector<bool>{false, true};
 }
 
 int total_layers(const PlanRequest& r) { return r.model.layers + 2; }
@@ -120,31 +135,45 @@ void fill_stages(const PlanRequest& r, const ModelProfile& profile, const Partit
   for (StagePlan& s : plan.stages) s.peak_memory_bytes = rank_bytes[s.rank] + rank_transient[s.rank];
 }
 
+// The step end per pipeline rank: the data-parallel gradient reduction (an all-reduce of the
+// main gradients, or under the distributed optimizer a reduce-scatter of them and an all-gather
+// of the bf16 weights after the step), less what overlaps the last micro-batch's backward (and
+// the first one's forward, for the all-gather); the optimizer step over the rank's (or its
+// shard's) parameters at attained HBM bandwidth; the tied embedding's all-reduce.
 void fill_step_end(const PlanRequest& r, Candidate* c) {
   const Layout& l = c->layout;
   Plan& plan = c->plan;
-  std::vector<double> params(l.pp, 0), backward(l.pp, 0);
+  std::vector<double> params(l.pp, 0), forward(l.pp, 0), backward(l.pp, 0);
   for (const StagePlan& s : plan.stages) {
+    forward[s.rank] += s.forward_ms;
     backward[s.rank] += s.backward_ms;
   }
   plan.reduce_ms.assign(l.pp, 0);
   plan.optimizer_ms.assign(l.pp, 0);
+  const double bytes_per_param = static_bytes_per_param(l.dp, l.distributed_optimizer, r.memory);
   for (const StagePlan& s : plan.stages) {
-    for (int i = s.first_layer; i <= s.last_layer; ++i) {
-      params[s.rank] += c->costs[i].static_bytes / static_bytes_per_param(l.dp, r.memory);
-    }
+    for (int i = s.first_layer; i <= s.last_layer; ++i) params[s.rank] += c->costs[i].static_bytes / bytes_per_param;
   }
   const double hbm = attained_memory_bandwidth(r.cluster.gpu);
-  const double optimizer_bytes_per_param = 4 + 24.0 / (r.memory.shard_optimizer ? l.dp : 1);
+  // For each parameter it updates, the step reads the main gradient, reads and writes the fp32
+  // master weight and both moments (24 bytes) and writes the bf16 weight (2).
+  const double step_bytes_per_param = (r.memory.gradient_bytes + 26) / (l.distributed_optimizer ? l.dp : 1);
+  const LinkSpec& link = data_parallel_link(r.cluster, l);
   for (int rank = 0; rank < l.pp; ++rank) {
-    const double allreduce_ms =
-        all_reduce_ms(2 * params[rank], l.dp, data_parallel_link(r.cluster, l));
-    const double overlap = r.overlap_dp_allreduce ? backward[rank] : 0;
-    plan.reduce_ms[rank] = std::max(0.0, allreduce_ms - overlap);
-    plan.optimizer_ms[rank] = params[rank] * optimizer_bytes_per_param / hbm * 1e3;
+    const double gradients = r.memory.gradient_bytes * params[rank];
+    const double overlap_backward = r.overlap_dp_allreduce ? backward[rank] : 0;
+    const double overlap_forward = r.overlap_dp_allreduce ? forward[rank] : 0;
+    if (l.distributed_optimizer) {
+      const double scatter = all_gather_ms(gradients, l.dp, link);  // a reduce-scatter costs the same
+      const double gather = all_gather_ms(2 * params[rank], l.dp, link);
+      plan.reduce_ms[rank] = std::max(0.0, scatter - overlap_backward) + std::max(0.0, gather - overlap_forward);
+    } else {
+      plan.reduce_ms[rank] = std::max(0.0, all_reduce_ms(gradients, l.dp, link) - overlap_backward);
+    }
+    plan.optimizer_ms[rank] = params[rank] * step_bytes_per_param / hbm * 1e3;
   }
   if (r.model.tied_embeddings && l.pp > 1) {
-    const double bytes = 2.0 * r.model.vocab * r.model.hidden / l.tp;
+    const double bytes = r.memory.gradient_bytes * r.model.vocab * r.model.hidden / l.tp;
     const double tied_ms = all_reduce_ms(bytes, 2, pipeline_link(r.cluster, l, 0, l.pp - 1));
     plan.reduce_ms[0] += tied_ms;
     plan.reduce_ms[l.pp - 1] += tied_ms;
@@ -214,6 +243,9 @@ void check_plan_request(const PlanRequest& r) {
   if (f.virtual_stages && *f.virtual_stages > 1 && f.schedule && *f.schedule != "interleaved") {
     throw_invalid("--virtual-stages above 1 needs --schedule interleaved");
   }
+  if (f.tp_overlap.value_or(false) && !r.memory.sequence_parallel) {
+    throw_invalid("--tp-overlap on needs sequence parallelism (drop --no-sequence-parallel)");
+  }
   if (f.checkpoint_interval && *f.checkpoint_interval < 0) {
     throw_invalid("--ckpt-interval must be 0 (none) or a positive interval");
   }
@@ -236,12 +268,17 @@ std::vector<Layout> enumerate_layouts(const PlanRequest& r) {
         const int m = per_replica / b;
         if (r.fixed.microbatches && *r.fixed.microbatches != m) continue;
         for (const std::string& schedule : schedule_options(r, pp)) {
-          for (int v : virtual_stage_options(r, schedule)) {
+          for (int v : virtual_stage_options(r, schedule, pp)) {
             if (!find_schedule_generator(schedule).unsupported({pp, m, v}).empty()) continue;
             if (pp * v > total_layers(r) || 1LL * pp * v * m > kMaxPlanStageMicrobatches) continue;
             for (int k : options(r.fixed.checkpoint_interval, {0, 1, 2, 4})) {
               for (bool selective : selective_options(r, k)) {
-                layouts.push_back({tp, pp, dp, b, m, schedule, v, k, r.memory.sequence_parallel, selective});
+                for (bool distributed : switch_options(r.fixed.distributed_optimizer, dp > 1)) {
+                  for (bool overlap : switch_options(r.fixed.tp_overlap, tp > 1 && r.memory.sequence_parallel)) {
+                    layouts.push_back({tp, pp, dp, b, m, schedule, v, k, r.memory.sequence_parallel, selective,
+                                       distributed, overlap});
+                  }
+                }
               }
             }
           }

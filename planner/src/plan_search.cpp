@@ -8,19 +8,25 @@
 #include "pp/planner/plan_simulation.h"
 
 namespace pp {
-namespace {
 
-constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
-
-std::string describe(const Layout& l) {
+std::string describe_layout(const Layout& l) {
   std::string text = fmt::format("tp={} pp={} dp={}, micro-batch {} x {}, {}", l.tp, l.pp, l.dp,
                                  l.microbatch_size, l.microbatches, l.schedule);
   if (l.virtual_stages > 1) text += fmt::format(" V={}", l.virtual_stages);
-  text += l.checkpoint_interval == 0 ? ", no recompute"
-                                     : fmt::format(", recompute every {}", l.checkpoint_interval);
-  if (l.selective_recompute) text += ", selective recompute";
+  if (l.checkpoint_interval == 0) {
+    text += l.selective_recompute ? ", selective recompute" : ", no recompute";
+  } else {
+    text += fmt::format(", recompute every {}", l.checkpoint_interval);
+    if (l.selective_recompute) text += " (selective in the others)";
+  }
+  if (l.distributed_optimizer) text += ", distributed optimizer";
+  if (l.tp_overlap) text += ", tp overlap";
   return text;
 }
+
+namespace {
+
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 
 class ProfileCache {
  public:
@@ -146,29 +152,67 @@ std::string why_best(const PlanRequest& r, const std::vector<Scored>& scored) {
   return text;
 }
 
-std::string why_behind(const Scored& best, const Scored& s) {
-  const double slower = 100 * (s.step_ms / best.step_ms - 1);
+// Where `s` loses most against `best`: bubble, recompute, tensor-parallel communication or the
+// step end, as "+x.x% step time vs <label>: <reason>".
+std::string why_behind(const RankedPlan& best, const RankedPlan& s, const std::string& label) {
+  const PlanPrediction& b = best.plan.predicted;
+  const PlanPrediction& x = s.plan.predicted;
+  const double slower = 100 * (x.step_time_s / b.step_time_s - 1);
   struct Reason {
     double weight;
     std::string text;
   };
   std::vector<Reason> reasons = {
-      {s.bubble - best.bubble,
-       fmt::format("more pipeline bubble ({:.1f}% vs {:.1f}%)", 100 * s.bubble, 100 * best.bubble)},
+      {x.bubble_fraction - b.bubble_fraction,
+       fmt::format("more pipeline bubble ({:.1f}% vs {:.1f}%)", 100 * x.bubble_fraction, 100 * b.bubble_fraction)},
       {s.recompute_share - best.recompute_share,
        fmt::format("recompute takes {:.0f}% of its compute (vs {:.0f}%)", 100 * s.recompute_share,
                    100 * best.recompute_share)},
-      {s.tp_share - best.tp_share,
-       fmt::format("tensor-parallel communication takes {:.0f}% (vs {:.0f}%)", 100 * s.tp_share,
-                   100 * best.tp_share)},
-      {(s.step_end_ms - best.step_end_ms) / best.step_ms,
+      {s.tp_comm_share - best.tp_comm_share,
+       fmt::format("tensor-parallel communication takes {:.0f}% (vs {:.0f}%)", 100 * s.tp_comm_share,
+                   100 * best.tp_comm_share)},
+      {(s.step_end_ms - best.step_end_ms) / (1e3 * b.step_time_s),
        fmt::format("a longer step end, gradient reduction + optimizer ({:.3g} ms vs {:.3g} ms)",
                    s.step_end_ms, best.step_end_ms)},
   };
   const auto top = std::max_element(reasons.begin(), reasons.end(),
-                                    [](const Reason& a, const Reason& b) { return a.weight < b.weight; });
+                                    [](const Reason& a, const Reason& c) { return a.weight < c.weight; });
   const std::string reason = top->weight > 0.005 ? top->text : "slower stages at this shape";
-  return fmt::format("{:+.1f}% step time vs #1: {}", slower, reason);
+  return fmt::format("{:+.1f}% step time vs {}: {}", slower, label, reason);
+}
+
+RankedPlan ranked_of(const Scored& s) {
+  RankedPlan ranked;
+  ranked.plan = s.candidate.plan;
+  ranked.tp_comm_share = s.tp_share;
+  ranked.recompute_share = s.recompute_share;
+  ranked.step_end_ms = s.step_end_ms;
+  return ranked;
+}
+
+bool any_choice_fixed(const PlanChoices& f) {
+  return f.tp || f.pp || f.dp || f.microbatch_size || f.microbatches || f.schedule || f.virtual_stages ||
+         f.checkpoint_interval || f.selective_recompute || f.distributed_optimizer || f.tp_overlap;
+}
+
+// The search with every choice auto, set beside the fixed request's best plan.
+std::optional<AutoComparison> versus_auto(const PlanRequest& r, const RankedPlan& fixed_best) {
+  PlanRequest free = r;
+  free.fixed = PlanChoices{};
+  free.top = 1;
+  const PlanSearchResult result = search_plans(free);
+  if (result.plans.empty()) return std::nullopt;
+  AutoComparison c{result.plans.front(), ""};
+  const double fixed_s = fixed_best.plan.predicted.step_time_s;
+  const double auto_s = c.plan.plan.predicted.step_time_s;
+  if (auto_s < fixed_s * (1 - 1e-9)) {
+    c.why = "the fixed choices' #1 is " + why_behind(c.plan, fixed_best, "every choice auto");
+  } else {
+    c.why = fmt::format("the fixed choices' #1 is as fast or faster ({:.3g} s vs {:.3g} s): the auto search, "
+                        "which simulates only its 12 best by the closed form, did not reach it",
+                        fixed_s, auto_s);
+  }
+  return c;
 }
 
 // Estimate-only search for "what would fit" suggestions.
@@ -187,22 +231,19 @@ std::vector<std::string> what_would_fit(const PlanRequest& r) {
     PlanRequest alternative = r;
     change(alternative);
     if (auto layout = best_fitting(alternative)) {
-      out.push_back(fmt::format("fits {}: {}", label, describe(*layout)));
+      out.push_back(fmt::format("fits {}: {}", label, describe_layout(*layout)));
       return true;
     }
     return false;
   };
-  const bool any_fixed = r.fixed.tp || r.fixed.pp || r.fixed.dp || r.fixed.microbatch_size ||
-                         r.fixed.microbatches || r.fixed.schedule || r.fixed.virtual_stages ||
-                         r.fixed.checkpoint_interval;
-  if (any_fixed) relaxed([&](PlanRequest& a) { a.fixed = none; }, "with every choice left to auto");
+  if (any_choice_fixed(r.fixed)) relaxed([&](PlanRequest& a) { a.fixed = none; }, "with every choice left to auto");
   if (r.fixed.checkpoint_interval.value_or(1) != 1) {
     relaxed([](PlanRequest& a) { a.fixed.checkpoint_interval = 1; },
             "with full activation checkpointing (--ckpt-interval 1)");
   }
-  if (!r.memory.shard_optimizer) {
-    relaxed([](PlanRequest& a) { a.memory.shard_optimizer = true; },
-            "with the optimizer state sharded over data parallelism (--shard-optimizer)");
+  if (!r.fixed.distributed_optimizer.value_or(true)) {
+    relaxed([](PlanRequest& a) { a.fixed.distributed_optimizer = true; },
+            "with the optimizer state sharded over data parallelism (--distributed-optimizer on)");
   }
   if (r.fixed.microbatch_size.value_or(1) != 1) {
     relaxed([](PlanRequest& a) { a.fixed.microbatch_size = 1; a.fixed.microbatches.reset(); },
@@ -229,7 +270,7 @@ std::vector<std::string> infeasible_reasons(const PlanRequest& r, const std::vec
         r.global_batch, r.gpus, r.model.heads, r.model.layers + 2, kMaxPlanStageMicrobatches));
   } else if (closest != nullptr) {
     reasons.push_back(fmt::format("memory: the closest layout ({}) does not fit: {}",
-                                  describe(closest->layout), closest->why_not));
+                                  describe_layout(closest->layout), closest->why_not));
   }
   if (!r.estimate_only) {
     for (std::string& s : what_would_fit(r)) reasons.push_back(std::move(s));
@@ -280,12 +321,12 @@ PlanSearchResult search_plans(const PlanRequest& r) {
   std::stable_sort(scored.begin(), scored.end(),
                    [](const Scored& a, const Scored& b) { return a.step_ms < b.step_ms; });
   for (std::size_t i = 0; i < scored.size() && static_cast<int>(i) < r.top; ++i) {
-    RankedPlan ranked;
-    ranked.plan = scored[i].candidate.plan;
-    ranked.why = i == 0 ? why_best(r, scored) : why_behind(scored[0], scored[i]);
-    ranked.tp_comm_share = scored[i].tp_share;
-    ranked.recompute_share = scored[i].recompute_share;
+    RankedPlan ranked = ranked_of(scored[i]);
+    ranked.why = i == 0 ? why_best(r, scored) : why_behind(result.plans.front(), ranked, "#1");
     result.plans.push_back(std::move(ranked));
+  }
+  if (!result.plans.empty() && !r.estimate_only && any_choice_fixed(r.fixed)) {
+    result.versus_auto = versus_auto(r, result.plans.front());
   }
   if (result.plans.empty()) {
     result.infeasible = {"memory: every candidate that fit by the closed form needed more once "

@@ -303,5 +303,40 @@ PY
 then ok "a selective-recompute plan says so, counts its recompute, and that pp run cannot execute it"
 else not_ok "selective recompute plan" "exit $RC" "$(head -c 400 "$TMP/err")"; fi
 
+# The distributed optimizer and tensor-parallel overlap as choices.
+L8=(--model llama3-8b --cluster dgx-h100 --gpus 16 --global-batch 64 --seq-len 4096)
+expect_error "--distributed-optimizer takes on, off or auto" 2 "--distributed-optimizer" plan "${L8[@]}" --distributed-optimizer yes
+expect_error "--tp-overlap takes on, off or auto" 2 "--tp-overlap" plan "${L8[@]}" --tp-overlap 1
+expect_error "--grad-dtype takes fp32 or bf16" 2 "--grad-dtype" plan "${L8[@]}" --grad-dtype fp16
+expect_error "--tp-overlap on needs sequence parallelism" 2 "tp-overlap on needs sequence parallelism" plan "${L8[@]}" --tp-overlap on --no-sequence-parallel
+run plan "${L8[@]}" --tp 2 --dp 4 --distributed-optimizer on --tp-overlap on --json
+if [ "$RC" -eq 0 ] && python3 - "$TMP/out" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+assert p["distributed_optimizer"] is True and p["tp_overlap"] is True
+assert p["runnable_by_pp_run"] is True and len(p["pp_run_differences"]) == 2
+PY
+then ok "a plan with the distributed optimizer and tp overlap says so, and what pp run does differently"
+else not_ok "distributed optimizer and tp overlap plan" "exit $RC" "$(head -c 400 "$TMP/err")"; fi
+run plan "${L8[@]}" --tp 2 --dp 4 --distributed-optimizer off --tp-overlap off --top 1
+if [ "$RC" -eq 0 ] && grep -Eq '^ 1 +2 +2 +4 .* 0 +- +- ' "$TMP/out" && ! grep -q 'with a difference' "$TMP/err"; then
+  ok "--distributed-optimizer off and --tp-overlap off are kept, and the table shows them"
+else not_ok "choices off" "exit $RC" "$(head -c 600 "$TMP/out")"; fi
+
+run plan "${L8[@]}" --pp 16 --schedule 1f1b --json
+if [ "$RC" -eq 0 ] && python3 - "$TMP/out" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+v = p["versus_auto"]
+assert v["step_time_s"] < p["predicted"]["step_time_s"] and v["pp"] != 16, v
+assert "vs every choice auto" in v["why"], v["why"]
+PY
+then ok "a fixed layout's plan carries the auto choice beside it, and why"
+else not_ok "versus_auto" "exit $RC" "$(head -c 400 "$TMP/out")"; fi
+run plan "${L8[@]}" --pp 16 --schedule 1f1b --top 1
+if [ "$RC" -eq 0 ] && grep -q '^with every choice auto, pp would pick tp=' "$TMP/out"; then
+  ok "the table says what auto would pick"
+else not_ok "versus auto text" "exit $RC" "$(head -c 600 "$TMP/out")"; fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

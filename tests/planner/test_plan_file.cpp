@@ -180,6 +180,32 @@ TEST(Runnable, ObstaclesSayWhatToChange) {
   EXPECT_TRUE(contains(pp_run_obstacles(plan)[0], "MLP width (170)")) << pp_run_obstacles(plan)[0];
 }
 
+TEST(PlanFile, DistributedOptimizerAndTpOverlapReadBackAndDiffer) {
+  PlanRequest r = request("llama3-8b", "dgx-h100", 16, 64, 4096);
+  r.fixed.tp = 2;
+  r.fixed.dp = 4;
+  r.fixed.distributed_optimizer = true;
+  r.fixed.tp_overlap = true;
+  const Plan plan = best_plan(r);
+  const Plan back = parse_plan(plan_to_json_text(plan), "p.json");
+  EXPECT_TRUE(back.layout.distributed_optimizer);
+  EXPECT_TRUE(back.layout.tp_overlap);
+  // pp run trains the same weights, but neither shards the state nor overlaps: said, not refused.
+  EXPECT_TRUE(pp_run_obstacles(back).empty());
+  const std::vector<std::string> differences = pp_run_differences(back);
+  ASSERT_EQ(differences.size(), 2u);
+  EXPECT_TRUE(contains(differences[0], "optimizer state")) << differences[0];
+  EXPECT_TRUE(contains(differences[1], "overlap")) << differences[1];
+  // Plans written before these fields read as neither; overlap without sequence parallelism is refused.
+  nlohmann::json doc = nlohmann::json::parse(plan_to_json_text(plan));
+  doc.erase("distributed_optimizer");
+  doc.erase("tp_overlap");
+  EXPECT_FALSE(parse_plan(doc.dump(), "p.json").layout.distributed_optimizer);
+  doc["tp_overlap"] = true;
+  doc["sequence_parallel"] = false;
+  EXPECT_TRUE(contains(parse_error(doc), "tp_overlap")) << parse_error(doc);
+}
+
 TEST(Search, FixedVirtualStagesChooseTheSchedule) {
   PlanRequest r = request("llama3-8b", "dgx-h100", 8, 64, 2048);
   r.fixed.virtual_stages = 2;

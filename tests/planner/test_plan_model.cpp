@@ -77,10 +77,12 @@ TEST(Memory, Llama2BlockWorkedExample) {
 }
 
 TEST(Memory, StaticBytesPerParameter) {
+  // Megatron-LM's table for bf16 parameters and fp32 gradients: 18, and 6 + 12/d distributed.
   MemoryOptions o;
-  EXPECT_DOUBLE_EQ(static_bytes_per_param(8, o), 16);
-  o.shard_optimizer = true;
-  EXPECT_DOUBLE_EQ(static_bytes_per_param(8, o), 4 + 12.0 / 8);
+  EXPECT_DOUBLE_EQ(static_bytes_per_param(8, false, o), 18);
+  EXPECT_DOUBLE_EQ(static_bytes_per_param(8, true, o), 6 + 12.0 / 8);
+  o.gradient_bytes = 2;
+  EXPECT_DOUBLE_EQ(static_bytes_per_param(8, false, o), 16);
 }
 
 TEST(Search, PlansRespectTheMemoryLimitAndTheFixedChoices) {

@@ -33,6 +33,14 @@ struct Layout {
   // Selective recompute (Korthikanti et al. 2022): blocks not recomputed whole keep no attention
   // scores and recompute their attention core (QK^T, softmax, dropout, AV) in the backward.
   bool selective_recompute = false;
+  // The distributed optimizer (ZeRO-1, Megatron-LM's --use-distributed-optimizer): fp32 master
+  // weights and Adam state divided over the dp replicas; gradients reduce-scattered, parameters
+  // all-gathered after the step. Changes memory and communication, not the weights.
+  bool distributed_optimizer = false;
+  // Tensor-parallel communication overlapped with the GEMMs beside it (with sequence
+  // parallelism: all-gathers under the column-parallel GEMM, reduce-scatters under the
+  // row-parallel one, as Megatron-LM's --tp-comm-overlap). Changes time, not the weights.
+  bool tp_overlap = false;
 };
 
 // One virtual stage (a chunk of a pipeline rank). Layers are indices into the model's layer
@@ -80,7 +88,13 @@ struct Plan {
 // change ("--tp 1").
 std::vector<std::string> pp_run_obstacles(const Plan& plan);
 
-// A version 2 plan file, with "runnable_by_pp_run" and "pp_run_obstacles" (derived, not read back).
+// What `pp run` does differently from the plan's assumptions without changing the weights it
+// trains (the optimizer state kept whole on every replica, communication not overlapped with
+// GEMMs), so that its memory or time may differ from the prediction; empty when none.
+std::vector<std::string> pp_run_differences(const Plan& plan);
+
+// A version 2 plan file, with "runnable_by_pp_run", "pp_run_obstacles" and "pp_run_differences"
+// (derived, not read back).
 std::string plan_to_json_text(const Plan& plan);
 // Throws pp::Error(kInvalidInput) naming the field, prefixed with `origin`. Checks that stage i
 // has stage == i, rank == i % pp, layers that continue the previous stage's (from 0 to the head),

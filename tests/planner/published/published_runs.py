@@ -3,7 +3,8 @@
 
 Usage: published_runs.py PP [RUNS_JSON] [--markdown] [--bound B]
 Plans every row of RUNS_JSON (default: runs.json beside this script) with `pp plan ... --json`,
-prints row, predicted, measured, error (predicted / measured - 1), and the mean and max of the
+prints row, predicted, measured, error (predicted / measured - 1), pp's own choice for the same
+model, GPUs and batch (every choice auto: its predicted step time), and the mean and max of the
 absolute errors; exits 1 when a row's absolute error exceeds its max_abs_error (or B for every row,
 --bound 0 showing that the check can fail) or a plan fails.
 """
@@ -20,7 +21,9 @@ def predict(pp, row):
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)}: exit {done.returncode}: {done.stderr.strip()}")
-    return json.loads(done.stdout)["predicted"]["step_time_s"]
+    plan = json.loads(done.stdout)
+    versus = plan.get("versus_auto", {})
+    return plan["predicted"]["step_time_s"], versus.get("step_time_s"), versus.get("layout", "")
 
 
 def main():
@@ -36,15 +39,15 @@ def main():
     path = args[1] if len(args) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "runs.json")
     rows = json.load(open(path))["rows"]
     failed, errors = False, []
-    print("| run | predicted s | measured s | error | bound |" if markdown else
-          f"{'run':<58} {'predicted s':>11} {'measured s':>10} {'error':>7} {'bound':>6}")
+    print("| run | predicted s | measured s | error | bound | pp's own choice |" if markdown else
+          f"{'run':<58} {'predicted s':>11} {'measured s':>10} {'error':>7} {'bound':>6} {'auto s':>7}")
     if markdown:
-        print("|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|")
     for row in rows:
         if bound is not None:
             row["max_abs_error"] = bound
         try:
-            predicted = predict(pp, row)
+            predicted, auto_s, auto_layout = predict(pp, row)
         except RuntimeError as e:
             print(f"{row['name']}: {e}", file=sys.stderr)
             failed = True
@@ -56,11 +59,13 @@ def main():
         failed |= over
         mark = "  OVER" if over else ""
         if markdown:
+            own = f"{auto_s:.2f} s: {auto_layout}" if auto_s else ""
             print(f"| {row['name']} | {predicted:.2f} | {measured:.2f} | {100 * error:+.1f}% | "
-                  f"{100 * row['max_abs_error']:.0f}% |")
+                  f"{100 * row['max_abs_error']:.0f}% | {own} |")
         else:
+            own = f"{auto_s:>7.2f}" if auto_s else ""
             print(f"{row['name']:<58} {predicted:>11.2f} {measured:>10.2f} {100 * error:>+6.1f}% "
-                  f"{100 * row['max_abs_error']:>5.0f}%{mark}")
+                  f"{100 * row['max_abs_error']:>5.0f}% {own}{mark}")
     if errors:
         print(f"mean absolute error {100 * sum(errors) / len(errors):.1f}%, max {100 * max(errors):.1f}% "
               f"over {len(errors)} rows")

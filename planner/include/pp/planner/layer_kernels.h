@@ -45,6 +45,9 @@ struct KernelContext {
   bool dropout = false;
   const GpuSpec* gpu = nullptr;
   const LinkSpec* tp_link = nullptr;  // the tensor-parallel group's link
+  // With sequence parallelism: each all-gather and reduce-scatter runs beside the GEMM that
+  // consumes or produces it (forward and backward), paying only what that GEMM does not hide.
+  bool tp_overlap = false;
 };
 
 // The kernels of one layer of the given kind on one GPU.

@@ -1,8 +1,9 @@
 #pragma once
 // Memory per GPU, in bytes (formulas and worked examples: docs/cost-model.md).
 //
-// Static, per parameter held: bf16 weights 2 + bf16 gradients 2 + fp32 master weights, Adam m and
-// v 12 (divided by dp when the optimizer state is sharded across data-parallel ranks, ZeRO-1).
+// Static, per parameter held: bf16 weights 2 + main gradients 4 (fp32, as Megatron-LM accumulates
+// and reduces them under bf16; 2 with --grad-dtype bf16) + fp32 master weights, Adam m and v 12,
+// divided by dp under the distributed optimizer (ZeRO-1): Megatron-LM's 18 and 6 + 12/d.
 //
 // Activations of one block for one micro-batch of b sequences of s tokens, kept for the backward
 // (Korthikanti et al. 2022, generalised to grouped-query attention and gated MLPs), with t the
@@ -26,10 +27,10 @@ struct MemoryOptions {
   bool sequence_parallel = true;  // with tensor parallelism (Megatron-LM's default with tp > 1)
   bool flash_attention = true;    // the s^2 score matrix is not kept
   bool dropout = false;           // dropout masks are kept (GPT-3 era training)
-  bool shard_optimizer = false;   // ZeRO-1: optimizer state divided over dp
+  double gradient_bytes = 4;      // per parameter: fp32 main gradients (2: bf16)
 };
 
-double static_bytes_per_param(int dp, const MemoryOptions& options);
+double static_bytes_per_param(int dp, bool distributed_optimizer, const MemoryOptions& options);
 
 double block_activation_bytes(const ModelConfig& model, int b, int s, int tp,
                               const MemoryOptions& options);

@@ -29,6 +29,8 @@ struct PlanChoices {
   std::optional<int> tp, pp, dp, microbatch_size, microbatches, virtual_stages, checkpoint_interval;
   std::optional<std::string> schedule;
   std::optional<bool> selective_recompute;  // auto: tried where attention is not fused
+  std::optional<bool> distributed_optimizer;  // auto: tried where dp > 1
+  std::optional<bool> tp_overlap;             // auto: tried where tp > 1 with sequence parallelism
 };
 
 struct PlanRequest {
@@ -76,6 +78,15 @@ struct RankedPlan {
   std::string why;  // one line: why it ranks where it does
   double tp_comm_share = 0;    // of the busiest rank's compute time
   double recompute_share = 0;  // of the busiest rank's compute time
+  double step_end_ms = 0;      // the slowest rank's exposed gradient reduction + optimizer step
+};
+
+// Where some choices are fixed (a published layout, say): the plan the search finds with every
+// choice left to auto, and one line setting it beside the fixed plan's #1 (which is faster, by
+// how much, and where the slower one loses most).
+struct AutoComparison {
+  RankedPlan plan;
+  std::string why;
 };
 
 struct PlanSearchResult {
@@ -84,8 +95,14 @@ struct PlanSearchResult {
   long long fitting = 0;          // fit in memory (closed-form estimate)
   long long simulated = 0;
   std::vector<std::string> infeasible;  // when nothing fits: why, and what would fit
+  std::optional<AutoComparison> versus_auto;  // when choices were fixed and a plan was found
 };
 
+// Searches; where the request fixes any choice (and is not estimate_only), also searches with
+// every choice left to auto and fills versus_auto.
 PlanSearchResult search_plans(const PlanRequest& request);
+
+// The layout in words: "tp=8 pp=8 dp=16, micro-batch 1 x 96, interleaved V=4, no recompute, ...".
+std::string describe_layout(const Layout& layout);
 
 }  // namespace pp

@@ -1,0 +1,217 @@
+// The search's choices beyond the layout's degrees: the distributed optimizer, tensor-parallel
+// overlap and every virtual-stage count, each checked against a closed form; and the memory of
+// an interleaved GPT-3 175B layout against Korthikanti's per-layer activations and Megatron-LM's
+// count of micro-batches in flight (docs/cost-model.md, "Memory beside Calculon").
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "plan_request.h"
+#include "pp/error.h"
+#include "pp/planner/kernel_time.h"
+#include "pp/planner/layer_kernels.h"
+#include "pp/planner/memory_model.h"
+#include "pp/planner/plan_search.h"
+
+namespace pp {
+namespace {
+
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+Layout gpt3_interleaved_layout() {
+  Layout l;
+  l.tp = 8;
+  l.pp = 8;
+  l.dp = 16;
+  l.microbatch_size = 1;
+  l.microbatches = 96;
+  l.schedule = "interleaved";
+  l.virtual_stages = 4;
+  l.checkpoint_interval = 0;
+  return l;
+}
+
+// GPT-3 175B, tp 8 pp 8 dp 16, micro-batch 1, V 4, no recompute: pipeline rank 1 holds 12 blocks
+// (4 chunks of 3). Its peak is Megatron-LM's 18 bytes per parameter of its blocks (12h^2 + 13h
+// each, split over tp) plus, per Megatron-LM's interleaved warm-up, (2(p-r-1) + (V-1)p + 1)
+// chunks of activations alive, each 3 blocks of Korthikanti's per-block bytes.
+double expected_rank1_bytes(double per_block_activation) {
+  const double h = 12288;
+  const double block_params = 12 * h * h + 13 * h;
+  const int p = 8, v = 4, r = 1;
+  const double chunks_alive = 2 * (p - r - 1) + (v - 1) * p + 1;
+  return 12 * block_params / 8 * 18 + chunks_alive * 3 * per_block_activation;
+}
+
+double rank1_peak(const PlanRequest& r) {
+  const Candidate c = evaluate_layout(r, analytic_profile(r.model, 1, 2048), gpt3_interleaved_layout());
+  EXPECT_TRUE(c.fits) << c.why_not;
+  int blocks = 0;
+  for (const StagePlan& s : c.plan.stages) {
+    if (s.rank == 1) blocks += s.last_layer - s.first_layer + 1;
+  }
+  EXPECT_EQ(blocks, 12);
+  return c.plan.stages.at(1).peak_memory_bytes;
+}
+
+TEST(MemoryBesideCalculon, Gpt3InterleavedWithoutFlashAttentionIsKorthikantiWithSequenceParallelism) {
+  PlanRequest r = request("gpt3-175b", "dgx-a100-80gb", 1024, 1536, 2048);
+  r.memory_limit_bytes = 400 * kGiB;
+  r.memory.flash_attention = false;
+  r.memory.dropout = true;
+  // Korthikanti et al. 2022, sequence parallelism: s*b*h*(34/t + 5*a*s/(h*t)) bytes per block.
+  const double sbh = 2048.0 * 12288;
+  const double korthikanti = sbh * (34.0 / 8 + 5.0 * 96 * 2048 / (12288.0 * 8));
+  EXPECT_NEAR(rank1_peak(r) / expected_rank1_bytes(korthikanti), 1.0, 1e-9);
+  // 37 chunks of 3 blocks of 342 MiB: 37.1 GiB of activations, where Calculon's 47.3 GiB also
+  // keeps the all-gathered inputs of the QKV and first MLP GEMMs (docs/cost-model.md).
+  EXPECT_NEAR(37 * 3 * korthikanti / kGiB, 37.1, 0.05);
+}
+
+TEST(MemoryBesideCalculon, Gpt3InterleavedWithFlashAttentionKeepsNoScores) {
+  PlanRequest r = request("gpt3-175b", "dgx-a100-80gb", 1024, 1536, 2048);
+  r.memory_limit_bytes = 400 * kGiB;
+  // Korthikanti's 34*s*b*h less the two dropout masks (no dropout), and instead of the
+  // 5*a*s^2*b scores the fp32 softmax statistics a fused kernel keeps, 4*a*s*b.
+  const double sbh = 2048.0 * 12288;
+  const double per_block = 32 * sbh / 8 + 4.0 * 96 * 2048 / 8;
+  EXPECT_NEAR(rank1_peak(r) / expected_rank1_bytes(per_block), 1.0, 1e-9);
+}
+
+// A fixed layout's step end and memory, with the gradient reduction not overlapped.
+Candidate evaluated(bool distributed) {
+  PlanRequest r = request("llama3-8b", "dgx-h100", 16, 64, 4096);
+  r.overlap_dp_allreduce = false;
+  r.memory_limit_bytes = 400 * kGiB;
+  Layout l;
+  l.tp = 2;
+  l.pp = 2;
+  l.dp = 4;
+  l.microbatches = 16;
+  l.distributed_optimizer = distributed;
+  return evaluate_layout(r, analytic_profile(r.model, 1, 4096), l);
+}
+
+TEST(DistributedOptimizer, ShardsTheStateAndTheStepAndSplitsTheReduction) {
+  const Candidate whole = evaluated(false);
+  const Candidate sharded = evaluated(true);
+  ASSERT_TRUE(whole.fits && sharded.fits);
+  const ClusterSpec cluster = load_cluster("dgx-h100");
+  const LinkSpec& link = cluster.intra_node;  // tp x dp = 8 GPUs: one node
+  for (int rank = 0; rank < 2; ++rank) {
+    double params = 0;
+    for (const StagePlan& s : whole.plan.stages) {
+      for (int i = s.first_layer; i <= s.last_layer; ++i) {
+        if (s.rank == rank) params += whole.costs[i].static_bytes / 18;
+      }
+    }
+    // The optimizer step touches a quarter of the parameters.
+    EXPECT_NEAR(sharded.plan.optimizer_ms[rank] * 4, whole.plan.optimizer_ms[rank], 1e-9);
+    // fp32 gradients: an all-reduce of 4 bytes per parameter, or a ring reduce-scatter of them
+    // and an all-gather of the 2-byte weights, each (n-1)/n of its bytes at bus bandwidth.
+    const double bus = link.bus_bandwidth_bytes_per_s;
+    const double ring = 3.0 / 4 * 4 * params / bus + 3 * link.latency_s;
+    EXPECT_NEAR(whole.plan.reduce_ms[rank], 2 * ring * 1e3, 1e-6);
+    const double gather = 3.0 / 4 * 2 * params / bus + 3 * link.latency_s;
+    EXPECT_NEAR(sharded.plan.reduce_ms[rank], (ring + gather) * 1e3, 1e-6);
+    // State: 18 bytes per parameter against 6 + 12/4.
+    const double saved = params * 12 * (1 - 1.0 / 4);
+    EXPECT_NEAR(whole.plan.stages[rank].peak_memory_bytes - sharded.plan.stages[rank].peak_memory_bytes, saved,
+                1e-6 * saved);
+  }
+}
+
+double block_forward_communication(double overlap_cost, bool overlap, bool sequence_parallel) {
+  const ModelConfig model = load_model("korthikanti-22b");
+  GpuSpec gpu = load_cluster("dgx-a100-80gb").gpu;
+  gpu.kernels.overlap_cost = overlap_cost;
+  const LinkSpec link = load_cluster("dgx-a100-80gb").intra_node;
+  KernelContext c{&model, 4, 2048, 8, sequence_parallel, false, true, &gpu, &link, overlap};
+  const LayerKernels k = layer_kernels(LayerKind::kBlock, c);
+  double total = 0;
+  for (const Kernel& kernel : k.forward) total += kernel.kind == KernelKind::kCommunication ? kernel.ms : 0;
+  return total;
+}
+
+TEST(TensorParallelOverlap, HidesEachCollectiveBehindItsGemm) {
+  const double exposed = block_forward_communication(0.5, false, true);
+  ASSERT_GT(exposed, 0);
+  // Overlap that slows the GEMM by all it hides gains nothing.
+  EXPECT_NEAR(block_forward_communication(1.0, true, true), exposed, 1e-9);
+  // Each of the four all-gathers or reduce-scatters (of 4 x 2048 tokens x 6144 bf16 values over
+  // 8 GPUs) runs beside its GEMM (qkv, projection, MLP in, MLP out), and costs what that GEMM does
+  // not hide, plus overlap_cost times what it does.
+  const GpuSpec gpu = load_cluster("dgx-a100-80gb").gpu;
+  const double collective = all_gather_ms(8192.0 * 6144 * 2, 8, load_cluster("dgx-a100-80gb").intra_node);
+  const double h = 6144, f = 4 * h, n = 8192;
+  const GemmShape gemms[] = {{n, 3 * h / 8, h}, {n, h, h / 8}, {n, f / 8, h}, {n, h, f / 8}};
+  double unhidden = 0, hidden = 0;
+  for (const GemmShape& g : gemms) {
+    unhidden += std::max(0.0, collective - gemm_ms(g, gpu));
+    hidden += std::min(collective, gemm_ms(g, gpu));
+  }
+  EXPECT_NEAR(exposed, 4 * collective, 1e-9);
+  EXPECT_NEAR(block_forward_communication(0.0, true, true), unhidden, 1e-9);
+  EXPECT_NEAR(block_forward_communication(0.5, true, true), unhidden + 0.5 * hidden, 1e-9);
+  EXPECT_LT(block_forward_communication(0.5, true, true), exposed);
+  // Without sequence parallelism there are all-reduces, which tp overlap does not split.
+  EXPECT_NEAR(block_forward_communication(0.0, true, false), block_forward_communication(0.0, false, false), 1e-12);
+}
+
+std::set<int> virtual_stages_tried(int pp) {
+  PlanRequest r = request("gpt3-175b", "dgx-a100-80gb", 1024, 1536, 2048);
+  r.fixed.tp = 8;
+  r.fixed.pp = pp;
+  r.fixed.schedule = "interleaved";
+  std::set<int> out;
+  for (const Layout& l : enumerate_layouts(r)) out.insert(l.virtual_stages);
+  return out;
+}
+
+TEST(SearchChoices, EveryVirtualStageCountThatSplitsTheBlocksEvenly) {
+  EXPECT_EQ(virtual_stages_tried(8), (std::set<int>{2, 3, 4, 6, 12}));  // 96 blocks / 8 = 12
+  EXPECT_EQ(virtual_stages_tried(16), (std::set<int>{2, 3, 6}));
+}
+
+TEST(SearchChoices, AutoTriesBothWaysWhereTheyApplyAndKeepsFixedOnes) {
+  PlanRequest r = request("llama3-8b", "dgx-h100", 16, 64, 4096);
+  auto seen = [&](auto field) {
+    std::set<std::pair<int, bool>> out;  // (tp or dp, choice)
+    for (const Layout& l : enumerate_layouts(r)) out.insert(field(l));
+    return out;
+  };
+  const auto distributed = seen([](const Layout& l) { return std::make_pair(l.dp > 1 ? 2 : 1, l.distributed_optimizer); });
+  EXPECT_EQ(distributed, (std::set<std::pair<int, bool>>{{1, false}, {2, false}, {2, true}}));
+  const auto overlap = seen([](const Layout& l) { return std::make_pair(l.tp > 1 ? 2 : 1, l.tp_overlap); });
+  EXPECT_EQ(overlap, (std::set<std::pair<int, bool>>{{1, false}, {2, false}, {2, true}}));
+  r.fixed.distributed_optimizer = false;
+  r.fixed.tp_overlap = true;
+  for (const Layout& l : enumerate_layouts(r)) {
+    EXPECT_FALSE(l.distributed_optimizer);
+    EXPECT_EQ(l.tp_overlap, l.tp > 1);
+  }
+  r.memory.sequence_parallel = false;
+  EXPECT_THROW(check_plan_request(r), Error);
+  r.fixed.tp_overlap.reset();
+  for (const Layout& l : enumerate_layouts(r)) EXPECT_FALSE(l.tp_overlap);
+}
+
+TEST(VersusAuto, AFixedLayoutIsSetBesideTheAutoChoiceWithWhy) {
+  PlanRequest r = request("llama3-8b", "dgx-h100", 16, 64, 4096);
+  EXPECT_FALSE(search_plans(r).versus_auto.has_value());  // nothing fixed: nothing to compare
+  const PlanSearchResult free = search_plans(r);
+  r.fixed.pp = 16;  // a deep pipeline: two blocks per rank, much bubble
+  r.fixed.schedule = "1f1b";
+  const PlanSearchResult fixed = search_plans(r);
+  ASSERT_FALSE(fixed.plans.empty());
+  ASSERT_TRUE(fixed.versus_auto.has_value());
+  const Plan& chosen = fixed.versus_auto->plan.plan;
+  EXPECT_EQ(describe_layout(chosen.layout), describe_layout(free.plans.front().plan.layout));
+  EXPECT_LT(chosen.predicted.step_time_s, fixed.plans.front().plan.predicted.step_time_s);
+  const std::string& why = fixed.versus_auto->why;
+  EXPECT_NE(why.find("step time vs every choice auto: more pipeline bubble"), std::string::npos) << why;
+}
+
+}  // namespace
+}  // namespace pp
