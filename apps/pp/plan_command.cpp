@@ -150,8 +150,9 @@ void note_pp_run(const PlanRequest& r, const Plan& best) {
   if (!obstacles.empty()) {
     fmt::print(stderr, "note: pp run cannot execute this plan: {}\n", fmt::join(obstacles, "; "));
   }
-  for (const std::string& difference : pp_run_differences(best)) {
-    fmt::print(stderr, "note: pp run executes this plan, but with a difference: {}\n", difference);
+  const std::vector<std::string> differences = pp_run_differences(best);
+  if (obstacles.empty() && !differences.empty()) {
+    fmt::print(stderr, "note: pp run executes this plan, but differently: {}\n", fmt::join(differences, "; "));
   }
   if (best.predicted.mfu > 1) {
     fmt::print(stderr, "warning: the plan's MFU is {:.0f}%: its layer times are faster than {}'s "

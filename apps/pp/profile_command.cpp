@@ -41,6 +41,7 @@ Format: docs/profile-format.md. Exit codes: 0 written; 2 invalid input; 4 file I
 void run_profile(const ProfileOptions& o) {
   check_output_paths({{"-o", o.output}}, {{"--model", o.model}});  // before the measurement, not after
   const ModelConfig model = load_model(o.model);
+  if (const std::string gap = runtime_model_gap(model); !gap.empty()) throw_invalid("--model: " + gap);
   if (model.family != ModelFamily::kGpt2 && o.device == "cuda") {
     throw_invalid(fmt::format("--model: pp's CUDA layers are GPT-2's in this version and {} is a Llama model: "
                               "profile it with --device cpu, or plan it with pp plan's analytic cost model",

@@ -14,12 +14,47 @@ namespace {
 constexpr long long kBig = 1LL << 40;
 constexpr double kMinEps = 1e-30;  // the smallest norm epsilon (or frequency factor) accepted
 
+// Model types that are not dense decoders, refused by name.
+constexpr const char* kMixtureOfExperts[] = {"mixtral", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3",
+                                             "dbrx", "jamba", "olmoe", "grok-1", "arctic", "phimoe",
+                                             "granitemoe", "llama4", "gpt_oss", "switch_transformers"};
+constexpr const char* kEncoders[] = {"t5", "mt5", "umt5", "longt5", "bart", "mbart", "pegasus", "marian",
+                                     "whisper", "bert", "roberta", "deberta", "deberta-v2", "electra"};
+// Keys whose presence (with more than one expert) makes any config a mixture of experts.
+constexpr const char* kExpertKeys[] = {"num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts"};
+
+template <typename List>
+bool listed(const List& list, const std::string& type) {
+  for (const char* name : list) {
+    if (type == name) return true;
+  }
+  return false;
+}
+
+void refuse_non_dense(const JsonFields& f, const std::string& type) {
+  const std::string what = type.empty() ? "this config" : "'" + type + "'";
+  if (listed(kMixtureOfExperts, type)) {
+    f.fail("model_type", what + " is a mixture-of-experts model; pp plans dense decoder-only models");
+  }
+  for (const char* key : kExpertKeys) {
+    if (f.has(key) && f.number(key, 0, 1e9) > 1) {
+      f.fail(key, "says " + what + " is a mixture-of-experts model; pp plans dense decoder-only models");
+    }
+  }
+  if (listed(kEncoders, type) || (f.has("is_encoder_decoder") && f.boolean("is_encoder_decoder"))) {
+    f.fail("model_type", what + " has an encoder; pp plans dense decoder-only models");
+  }
+}
+
 ModelFamily family_of(const JsonFields& f) {
-  if (f.has("model_type")) {
-    const std::string type = f.text("model_type");
+  const std::string type = f.has("model_type") ? f.text("model_type") : "";
+  refuse_non_dense(f, type);
+  if (!type.empty()) {
     if (type == "gpt2") return ModelFamily::kGpt2;
-    if (type == "llama") return ModelFamily::kLlama;
-    f.fail("model_type", "'" + type + "' is not supported (gpt2, llama)");
+    if (type == "llama" || type == "mistral" || type == "qwen2") return ModelFamily::kLlama;
+    if (type == "nemotron") return ModelFamily::kNemotron;
+    if (type == "gpt_neox") return ModelFamily::kNeoX;
+    f.fail("model_type", "'" + type + "' is not supported (gpt2, llama, mistral, qwen2, nemotron, gpt_neox)");
   }
   if (f.has("n_embd")) return ModelFamily::kGpt2;
   if (f.has("hidden_size")) return ModelFamily::kLlama;
@@ -68,7 +103,8 @@ nlohmann::ordered_json rope_scaling_to_json(const RopeScaling& r) {
           {"original_max_position_embeddings", r.original_max_positions}};
 }
 
-void read_llama(const JsonFields& f, ModelConfig* m) {
+// The keys Llama, Mistral, Qwen2 and Nemotron share.
+void read_decoder_shape(const JsonFields& f, ModelConfig* m) {
   m->hidden = f.integer("hidden_size", 1, kBig);
   m->layers = static_cast<int>(f.integer("num_hidden_layers", 1, 1 << 20));
   m->heads = static_cast<int>(f.integer("num_attention_heads", 1, 1 << 20));
@@ -83,8 +119,38 @@ void read_llama(const JsonFields& f, ModelConfig* m) {
   m->max_positions = f.integer("max_position_embeddings", 1, kBig);
   m->tied_embeddings = f.has("tie_word_embeddings") ? f.boolean("tie_word_embeddings") : false;
   m->rope_theta = f.has("rope_theta") ? f.number("rope_theta", 1.0, 1e12) : 10000.0;
+}
+
+void read_llama(const JsonFields& f, ModelConfig* m) {
+  read_decoder_shape(f, m);
   m->norm_eps = f.has("rms_norm_eps") ? f.number("rms_norm_eps", kMinEps, 1.0) : 1e-6;
   m->rope_scaling = read_rope_scaling(f);
+  m->qkv_bias = m->model_type == "qwen2";  // Qwen2's attention has them, with no key saying so
+}
+
+// Nemotron: squared-ReLU MLP, LayerNorm, a partial rotary embedding.
+void read_nemotron(const JsonFields& f, ModelConfig* m) {
+  read_decoder_shape(f, m);
+  if (f.has("hidden_act") && f.text("hidden_act") != "relu2") {
+    f.fail("hidden_act", "'" + f.text("hidden_act") + "' is not Nemotron's relu2");
+  }
+  m->norm_eps = f.has("norm_eps") ? f.number("norm_eps", kMinEps, 1.0) : 1e-5;
+  m->partial_rotary = f.has("partial_rotary_factor") ? f.number("partial_rotary_factor", 0.0, 1.0) : 0.5;
+}
+
+// GPT-NeoX (and Pythia): GELU MLP, LayerNorm, biases, a partial rotary embedding.
+void read_neox(const JsonFields& f, ModelConfig* m) {
+  m->hidden = f.integer("hidden_size", 1, kBig);
+  m->layers = static_cast<int>(f.integer("num_hidden_layers", 1, 1 << 20));
+  m->heads = static_cast<int>(f.integer("num_attention_heads", 1, 1 << 20));
+  m->kv_heads = m->heads;
+  m->ffn_hidden = f.has("intermediate_size") ? f.integer("intermediate_size", 1, kBig) : 4 * m->hidden;
+  m->vocab = f.integer("vocab_size", 1, kBig);
+  m->max_positions = f.integer("max_position_embeddings", 1, kBig);
+  m->tied_embeddings = f.has("tie_word_embeddings") ? f.boolean("tie_word_embeddings") : false;
+  m->rope_theta = f.has("rotary_emb_base") ? f.number("rotary_emb_base", 1.0, 1e12) : 10000.0;
+  m->norm_eps = f.has("layer_norm_eps") ? f.number("layer_norm_eps", kMinEps, 1.0) : 1e-5;
+  m->partial_rotary = f.has("rotary_pct") ? f.number("rotary_pct", 0.0, 1.0) : 0.25;
 }
 
 }  // namespace
@@ -92,14 +158,20 @@ void read_llama(const JsonFields& f, ModelConfig* m) {
 ModelConfig read_model_config(const JsonFields& f, const std::string& default_name) {
   ModelConfig m;
   m.family = family_of(f);
-  if (m.family == ModelFamily::kGpt2) {
-    read_gpt2(f, &m);
-  } else {
-    read_llama(f, &m);
+  m.model_type = f.has("model_type") ? f.text("model_type") : (m.family == ModelFamily::kGpt2 ? "gpt2" : "llama");
+  switch (m.family) {
+    case ModelFamily::kGpt2: read_gpt2(f, &m); break;
+    case ModelFamily::kLlama: read_llama(f, &m); break;
+    case ModelFamily::kNemotron: read_nemotron(f, &m); break;
+    case ModelFamily::kNeoX: read_neox(f, &m); break;
   }
   if (m.hidden % m.heads != 0) {
     f.fail(m.family == ModelFamily::kGpt2 ? "n_head" : "num_attention_heads",
            fmt::format("{} does not divide the hidden size {}", m.heads, m.hidden));
+  }
+  if (f.has("head_dim") && f.integer("head_dim", 1, kBig) != m.head_dim()) {
+    f.fail("head_dim", fmt::format("{} is not the hidden size over the heads ({}), which pp assumes",
+                                   f.integer("head_dim", 1, kBig), m.head_dim()));
   }
   m.name = f.has("pp_name") ? f.text("pp_name") : default_name;
   if (f.has("pp_source")) m.source = f.text("pp_source");
@@ -122,8 +194,19 @@ nlohmann::ordered_json model_config_to_json(const ModelConfig& m) {
     j["vocab_size"] = m.vocab;
     j["n_positions"] = m.max_positions;
     j["layer_norm_epsilon"] = m.norm_eps;
+  } else if (m.family == ModelFamily::kNeoX) {
+    j["model_type"] = "gpt_neox";
+    j["hidden_size"] = m.hidden;
+    j["num_hidden_layers"] = m.layers;
+    j["num_attention_heads"] = m.heads;
+    j["intermediate_size"] = m.ffn_hidden;
+    j["vocab_size"] = m.vocab;
+    j["max_position_embeddings"] = m.max_positions;
+    j["rotary_emb_base"] = m.rope_theta;
+    j["rotary_pct"] = m.partial_rotary;
+    j["layer_norm_eps"] = m.norm_eps;
   } else {
-    j["model_type"] = "llama";
+    j["model_type"] = m.family == ModelFamily::kNemotron ? "nemotron" : m.model_type.empty() ? "llama" : m.model_type;
     j["hidden_size"] = m.hidden;
     j["num_hidden_layers"] = m.layers;
     j["num_attention_heads"] = m.heads;
@@ -132,8 +215,14 @@ nlohmann::ordered_json model_config_to_json(const ModelConfig& m) {
     j["vocab_size"] = m.vocab;
     j["max_position_embeddings"] = m.max_positions;
     j["rope_theta"] = m.rope_theta;
-    j["rms_norm_eps"] = m.norm_eps;
-    j["rope_scaling"] = rope_scaling_to_json(m.rope_scaling);
+    if (m.family == ModelFamily::kNemotron) {
+      j["hidden_act"] = "relu2";
+      j["norm_eps"] = m.norm_eps;
+      j["partial_rotary_factor"] = m.partial_rotary;
+    } else {
+      j["rms_norm_eps"] = m.norm_eps;
+      j["rope_scaling"] = rope_scaling_to_json(m.rope_scaling);
+    }
   }
   j["tie_word_embeddings"] = m.tied_embeddings;
   return j;
@@ -183,6 +272,18 @@ ModelConfig load_model(const std::string& name_or_path) {
   return parse_model_config(read_text_file(path, "model config"), path);
 }
 
+std::string runtime_model_gap(const ModelConfig& m) {
+  if (m.family == ModelFamily::kNemotron || m.family == ModelFamily::kNeoX) {
+    return fmt::format("{} is a {} model, and pp run and pp profile build GPT-2 and Llama layers only "
+                       "(pp plan plans it)", m.name, m.model_type);
+  }
+  if (m.qkv_bias) {
+    return fmt::format("{} ({}) has query/key/value biases, which pp run's and pp profile's Llama layers "
+                       "do not have (pp plan plans it)", m.name, m.model_type);
+  }
+  return "";
+}
+
 long long parameter_count(const ModelConfig& m) {
   const long long h = m.hidden;
   const long long f = m.ffn_hidden;
@@ -190,10 +291,11 @@ long long parameter_count(const ModelConfig& m) {
   long long block = h * h + 2 * h * kv + h * h;  // q, k, v, o
   block += (m.gated_mlp() ? 3 : 2) * h * f;      // gate, up, down / fc, proj
   if (m.has_biases()) block += (h + 2 * kv) + h + f + h;
-  block += m.family == ModelFamily::kGpt2 ? 4 * h : 2 * h;  // two norms (with bias for LayerNorm)
+  if (m.qkv_bias) block += h + 2 * kv;
+  block += m.layer_norm() ? 4 * h : 2 * h;  // two norms (with bias for LayerNorm)
   long long total = m.vocab * h + static_cast<long long>(m.layers) * block;
-  if (m.family == ModelFamily::kGpt2) total += m.max_positions * h;  // learned positions
-  total += m.family == ModelFamily::kGpt2 ? 2 * h : h;              // final norm
+  if (m.learned_positions()) total += m.max_positions * h;
+  total += m.layer_norm() ? 2 * h : h;  // final norm
   if (!m.tied_embeddings) total += m.vocab * h;
   return total;
 }

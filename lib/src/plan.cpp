@@ -159,6 +159,7 @@ std::vector<std::string> pp_run_obstacles(const Plan& p) {
                               "which pp run splits over the tensor-parallel ranks: pass a --tp that does",
                               tp, 1LL * p.layout.microbatch_size * p.seq_len));
   }
+  if (const std::string gap = runtime_model_gap(p.model_config); !gap.empty()) out.push_back(gap);
   if (p.layout.selective_recompute) {
     out.push_back("selective recompute: pp run recomputes whole blocks only (plan with --selective-recompute off)");
   }

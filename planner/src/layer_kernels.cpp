@@ -19,7 +19,8 @@ double sum_ms(const std::vector<Kernel>& kernels, bool (*take)(const Kernel&)) {
 struct Dims {
   double b, s, n, t, h, f, kv, d, heads, vocab;
   double rows;      // tokens the norms and residual adds see: n/t with sequence parallelism
-  bool sp, flash, dropout, gated, rotary;
+  bool sp, flash, dropout, gated, rotary, positions;
+  double rotated;   // of each head's width, rotated
   bool overlap;     // tensor-parallel collectives beside their GEMMs (sequence parallel only)
 };
 
@@ -41,7 +42,9 @@ Dims dims_of(const KernelContext& c) {
   d.flash = c.flash_attention;
   d.dropout = c.dropout;
   d.gated = m.gated_mlp();
-  d.rotary = m.family == ModelFamily::kLlama;
+  d.rotated = m.rotary_fraction();
+  d.rotary = m.rotary_fraction() > 0;
+  d.positions = m.learned_positions();
   d.overlap = c.tp_overlap && d.sp;
   return d;
 }
@@ -200,7 +203,7 @@ LayerKernels block_kernels(Builder& k) {
   k.forward_memory("norm 1", norm_forward_bytes(d));
   k.enter_region_forward("attention all-gather", gemm_ms({d.n, qkv, d.h}, k.gpu()));
   k.forward_gemm("qkv", {d.n, qkv, d.h});
-  if (d.rotary) k.forward_memory("rotary", 4 * d.n * (d.h + d.kv) / d.t);
+  if (d.rotary) k.forward_memory("rotary", 4 * d.rotated * d.n * (d.h + d.kv) / d.t);
   attention_core_forward(k);
   const double projection = k.forward_gemm("attention projection", {d.n, d.h, d.h / d.t});
   k.leave_region_forward("attention output reduction", projection);
@@ -223,7 +226,7 @@ LayerKernels block_kernels(Builder& k) {
   k.leave_region_backward("attention output gradient all-gather", gemm_ms({d.n, d.h / d.t, d.h}, k.gpu()));
   k.linear_backward("attention projection dgrad", "attention projection wgrad", d.n, d.h / d.t, d.h);
   attention_core_backward(k);
-  if (d.rotary) k.backward_memory("rotary backward", 4 * d.n * (d.h + d.kv) / d.t);
+  if (d.rotary) k.backward_memory("rotary backward", 4 * d.rotated * d.n * (d.h + d.kv) / d.t);
   norm_linear_backward(k, "qkv dgrad", "qkv wgrad", d.h, qkv, "attention input gradient reduction (exposed)",
                        "norm 1 backward");
   return k.take();
@@ -252,7 +255,7 @@ LayerKernels head_kernels(Builder& k) {
 // token's gradient into fp32 rows of the table's gradient: all of it weight gradient.
 LayerKernels embedding_kernels(Builder& k) {
   const Dims& d = k.d();
-  const double tables = d.rotary ? 1 : 2;  // token (and learned position) embeddings
+  const double tables = d.positions ? 2 : 1;  // token (and learned position) embeddings
   k.forward_memory("embedding lookup", (2 + 2 * tables) * d.n * d.h);
   k.leave_region_forward("embedding reduction");
   if (d.dropout) k.forward_memory("embedding dropout", 5 * d.rows * d.h);

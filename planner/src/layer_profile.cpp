@@ -14,7 +14,7 @@ LayerProfile embedding_layer(const ModelConfig& m, double tokens) {
   l.name = "embedding";
   l.kind = LayerKind::kEmbedding;
   l.params = double(m.vocab) * m.hidden +
-             (m.family == ModelFamily::kGpt2 ? double(m.max_positions) * m.hidden : 0);
+             (m.learned_positions() ? double(m.max_positions) * m.hidden : 0);
   l.output_bytes = tokens * m.hidden * kBf16Bytes;
   return l;
 }
@@ -35,7 +35,8 @@ LayerProfile block_layer(const ModelConfig& m, int index, double b, double s) {
   l.backward_flops = 2 * linear + 2 * attention;
   double params = h * h * 2 + 2 * h * kv + (m.gated_mlp() ? 3 : 2) * h * f;
   if (m.has_biases()) params += (h + 2 * kv) + h + f + h;
-  params += m.family == ModelFamily::kGpt2 ? 4 * h : 2 * h;
+  if (m.qkv_bias) params += h + 2 * kv;
+  params += m.layer_norm() ? 4 * h : 2 * h;
   l.params = params;
   l.output_bytes = tokens * h * kBf16Bytes;
   return l;
@@ -50,7 +51,7 @@ LayerProfile head_layer(const ModelConfig& m, double tokens) {
   l.forward_flops = 2 * tokens * h * v;
   l.wgrad_flops = 2 * tokens * h * v;
   l.backward_flops = 4 * tokens * h * v;
-  l.params = h * v + (m.family == ModelFamily::kGpt2 ? 2 * h : h);  // LM head + final norm
+  l.params = h * v + (m.layer_norm() ? 2 * h : h);  // LM head + final norm
   l.shares_embedding = m.tied_embeddings;
   l.output_bytes = 0;
   return l;

@@ -208,7 +208,7 @@ void check_plan_request(const PlanRequest& r) {
     throw_invalid(fmt::format("--global-batch must be at least 1, not {}", r.global_batch));
   }
   if (r.seq_len < 1) throw_invalid(fmt::format("--seq-len must be at least 1, not {}", r.seq_len));
-  if (r.model.family == ModelFamily::kGpt2 && r.seq_len > r.model.max_positions) {
+  if (r.model.learned_positions() && r.seq_len > r.model.max_positions) {
     throw_invalid(fmt::format("--seq-len {} exceeds the model's {} learned positions", r.seq_len,
                               r.model.max_positions));
   }

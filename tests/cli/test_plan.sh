@@ -319,7 +319,7 @@ PY
 then ok "a plan with the distributed optimizer and tp overlap says so, and what pp run does differently"
 else not_ok "distributed optimizer and tp overlap plan" "exit $RC" "$(head -c 400 "$TMP/err")"; fi
 run plan "${L8[@]}" --tp 2 --dp 4 --distributed-optimizer off --tp-overlap off --top 1
-if [ "$RC" -eq 0 ] && grep -Eq '^ 1 +2 +2 +4 .* 0 +- +- ' "$TMP/out" && ! grep -q 'with a difference' "$TMP/err"; then
+if [ "$RC" -eq 0 ] && grep -Eq '^ 1 +2 +2 +4 .* 0 +- +- ' "$TMP/out" && ! grep -q 'differently' "$TMP/err"; then
   ok "--distributed-optimizer off and --tp-overlap off are kept, and the table shows them"
 else not_ok "choices off" "exit $RC" "$(head -c 600 "$TMP/out")"; fi
 

@@ -41,6 +41,8 @@ TEST(ModelConfigs, ShippedModelsMatchPublishedParameterCounts) {
       {"gpt2-124m", 124'439'808LL},         {"llama2-7b", 6'738'415'616LL},
       {"llama2-70b", 68'976'648'192LL},     {"llama3-8b", 8'030'261'248LL},
       {"llama3-70b", 70'553'706'496LL},     {"llama3-405b", 405'853'388'800LL},
+      {"mistral-7b", 7'241'732'096LL},      {"qwen2-7b", 7'615'616'512LL},
+      {"gpt-neox-20b", 20'554'567'680LL},
   };
   for (const auto& p : kPublished) {
     const ModelConfig m = load_model(p.name);
@@ -328,8 +330,72 @@ TEST(ModelConfigs, WrittenConfigReadsBackToTheSameModel) {
     EXPECT_EQ(back.rope_scaling.low_freq_factor, m.rope_scaling.low_freq_factor) << name;
     EXPECT_EQ(back.rope_scaling.high_freq_factor, m.rope_scaling.high_freq_factor) << name;
     EXPECT_EQ(back.rope_scaling.original_max_positions, m.rope_scaling.original_max_positions) << name;
+    EXPECT_EQ(back.model_type, m.model_type) << name;
+    EXPECT_EQ(back.rotary_fraction(), m.rotary_fraction()) << name;
+    EXPECT_EQ(back.qkv_bias, m.qkv_bias) << name;
     EXPECT_EQ(parameter_count(back), parameter_count(m)) << name;
   }
+}
+
+TEST(ModelConfigs, DenseDecoderFamiliesFromTheirOwnKeys) {
+  const ModelConfig nemotron = load_model("nemotron4-340b");
+  EXPECT_EQ(nemotron.family, ModelFamily::kNemotron);
+  EXPECT_FALSE(nemotron.gated_mlp());
+  EXPECT_FALSE(nemotron.has_biases());
+  EXPECT_DOUBLE_EQ(nemotron.rotary_fraction(), 0.5);
+  // Nemotron-4 340B technical report, Table 1: 331.6B non-embedding and 9.4B embedding parameters.
+  const double embedding = 2.0 * 256000 * 18432;
+  EXPECT_NEAR((parameter_count(nemotron) - embedding) / 1e9, 331.6, 0.05);
+  EXPECT_NEAR(embedding / 1e9, 9.4, 0.05);
+  const ModelConfig neox = load_model("gpt-neox-20b");
+  EXPECT_EQ(neox.family, ModelFamily::kNeoX);
+  EXPECT_TRUE(neox.has_biases());
+  EXPECT_DOUBLE_EQ(neox.rotary_fraction(), 0.25);
+  EXPECT_FALSE(neox.learned_positions());
+  const ModelConfig qwen = load_model("qwen2-7b");
+  EXPECT_EQ(qwen.family, ModelFamily::kLlama);
+  EXPECT_TRUE(qwen.qkv_bias);
+  EXPECT_EQ(qwen.model_type, "qwen2");
+  EXPECT_EQ(load_model("mistral-7b").model_type, "mistral");
+  // pp run builds GPT-2 and Llama layers: the others are planned only, and say why.
+  EXPECT_EQ(runtime_model_gap(load_model("llama3-8b")), "");
+  EXPECT_EQ(runtime_model_gap(load_model("mistral-7b")), "");
+  EXPECT_TRUE(contains(runtime_model_gap(nemotron), "nemotron")) << runtime_model_gap(nemotron);
+  EXPECT_TRUE(contains(runtime_model_gap(qwen), "query/key/value biases")) << runtime_model_gap(qwen);
+}
+
+TEST(ModelConfigs, MixtureOfExpertsAndEncodersAreRefusedByName) {
+  const std::string mixtral = error_of([] {
+    parse_model_config(R"({"model_type": "mixtral", "hidden_size": 4096, "num_local_experts": 8})", "m.json");
+  });
+  EXPECT_TRUE(contains(mixtral, "'mixtral' is a mixture-of-experts model")) << mixtral;
+  const std::string experts = error_of([] {
+    parse_model_config(R"({"model_type": "llama", "hidden_size": 4096, "num_experts": 64})", "m.json");
+  });
+  EXPECT_TRUE(contains(experts, "num_experts")) << experts;
+  EXPECT_TRUE(contains(experts, "mixture-of-experts")) << experts;
+  const std::string t5 = error_of([] { parse_model_config(R"({"model_type": "t5", "d_model": 512})", "m.json"); });
+  EXPECT_TRUE(contains(t5, "'t5' has an encoder")) << t5;
+  const std::string encoder = error_of([] {
+    parse_model_config(R"({"model_type": "gpt2", "is_encoder_decoder": true})", "m.json");
+  });
+  EXPECT_TRUE(contains(encoder, "has an encoder")) << encoder;
+  const std::string other = error_of([] { parse_model_config(R"({"model_type": "falcon"})", "m.json"); });
+  EXPECT_TRUE(contains(other, "'falcon' is not supported (gpt2, llama, mistral, qwen2, nemotron, gpt_neox)")) << other;
+  const std::string act = error_of([] {
+    parse_model_config(R"({"model_type": "nemotron", "hidden_size": 64, "num_hidden_layers": 2,
+                           "num_attention_heads": 4, "intermediate_size": 256, "vocab_size": 100,
+                           "max_position_embeddings": 64, "hidden_act": "silu"})",
+                       "m.json");
+  });
+  EXPECT_TRUE(contains(act, "hidden_act")) << act;
+  const std::string head_dim = error_of([] {
+    parse_model_config(R"({"model_type": "mistral", "hidden_size": 5120, "num_hidden_layers": 2,
+                           "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128,
+                           "intermediate_size": 14336, "vocab_size": 131072, "max_position_embeddings": 1024})",
+                       "m.json");
+  });
+  EXPECT_TRUE(contains(head_dim, "head_dim: 128 is not the hidden size over the heads (160)")) << head_dim;
 }
 
 TEST(ModelConfigs, ShippedNamesIncludeTheReadmeExamples) {

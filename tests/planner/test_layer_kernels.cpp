@@ -172,5 +172,35 @@ TEST(LayerKernels, FlashAttentionDoesHalfTheCausalWork) {
   EXPECT_NEAR(k.wgrad_ms(), linear / (100e12 * 0.8) * 1e3, 1e-6);
 }
 
+// Nemotron rotates half of each head's width, GPT-NeoX a quarter: the rotary kernel moves that
+// share of a full rotation's 4*n*(h + kv) bytes; GPT-2 has none. Squared ReLU, like GELU, is an
+// ungated MLP: 4*n*f bytes forward and 4*s*b*f of kept activations.
+TEST(LayerKernels, PartialRotaryAndUngatedFamilies) {
+  const GpuSpec gpu = plain_gpu();
+  const LinkSpec link{};
+  auto rotary_ms = [&](const ModelConfig& m) {
+    const KernelContext c{&m, 1, 4096, 1, false, true, false, &gpu, &link};
+    for (const Kernel& k : layer_kernels(LayerKind::kBlock, c).forward) {
+      if (std::string(k.name) == "rotary") return k.ms;
+    }
+    return 0.0;
+  };
+  ModelConfig nemotron = load_model("nemotron4-340b");
+  const double half = rotary_ms(nemotron);
+  const double bytes = 4.0 * 4096 * (nemotron.hidden + nemotron.kv_dim());
+  EXPECT_NEAR(half, memory_bound_ms(0.5 * bytes, gpu), 1e-12);
+  nemotron.partial_rotary = 1;
+  EXPECT_NEAR(rotary_ms(nemotron), memory_bound_ms(bytes, gpu), 1e-12);
+  EXPECT_EQ(rotary_ms(load_model("gpt2-124m")), 0.0);
+  const ModelConfig neox = load_model("gpt-neox-20b");
+  EXPECT_NEAR(rotary_ms(neox), memory_bound_ms(0.25 * 4.0 * 4096 * 2 * neox.hidden, gpu), 1e-12);
+  // An ungated MLP keeps its input and activation output: 4*s*b*f, against SwiGLU's 6*s*b*f.
+  MemoryOptions o;
+  ModelConfig gated = nemotron;
+  gated.family = ModelFamily::kLlama;
+  EXPECT_NEAR(block_activation_bytes(gated, 1, 4096, 8, o) - block_activation_bytes(nemotron, 1, 4096, 8, o),
+              2.0 * 4096 * nemotron.ffn_hidden / 8, 1.0);
+}
+
 }  // namespace
 }  // namespace pp

@@ -1,5 +1,7 @@
 #pragma once
-// A transformer model's shape, read from a Hugging Face config.json (GPT-2 or Llama family).
+// A dense decoder-only transformer's shape, read from a Hugging Face config.json: GPT-2, Llama and
+// the Llama-architecture Mistral and Qwen2, Nemotron, GPT-NeoX. Mixture-of-experts and
+// encoder-decoder configs are refused by name.
 
 #include <string>
 #include <vector>
@@ -7,8 +9,11 @@
 namespace pp {
 
 enum class ModelFamily {
-  kGpt2,   // learned positions, LayerNorm with bias, biased linears, GELU MLP (4h), dropout
-  kLlama,  // rotary positions, RMSNorm, no biases, SwiGLU MLP, grouped-query attention
+  kGpt2,      // learned positions, LayerNorm with bias, biased linears, GELU MLP (4h), dropout
+  kLlama,     // rotary positions, RMSNorm, no biases, SwiGLU MLP, grouped-query attention
+              // (also Mistral, and Qwen2 with its query/key/value biases)
+  kNemotron,  // partial rotary, LayerNorm with bias, no linear biases, squared-ReLU MLP, GQA
+  kNeoX,      // partial rotary, LayerNorm with bias, biased linears, GELU MLP, parallel residual
 };
 
 // Llama 3's frequency-dependent rotary scaling (Hugging Face's rope_scaling with rope_type
@@ -36,17 +41,28 @@ struct ModelConfig {
   double norm_eps = 1e-5;         // Llama: rms_norm_eps (HF default 1e-6); GPT-2:
                                   // layer_norm_epsilon (HF default 1e-5)
   RopeScaling rope_scaling;       // Llama: rope_scaling (null or absent: none)
+  std::string model_type;         // as the config names it: gpt2, llama, mistral, qwen2, ...
+  double partial_rotary = 1;      // Nemotron, NeoX: of each head's width rotated
+  bool qkv_bias = false;          // Qwen2: biases on the query, key and value projections
   std::string source;             // where the figures come from (shipped configs say)
 
   long long head_dim() const { return hidden / heads; }
   long long kv_dim() const { return head_dim() * kv_heads; }
   bool gated_mlp() const { return family == ModelFamily::kLlama; }
-  bool has_biases() const { return family == ModelFamily::kGpt2; }
+  bool has_biases() const { return family == ModelFamily::kGpt2 || family == ModelFamily::kNeoX; }
+  bool learned_positions() const { return family == ModelFamily::kGpt2; }
+  bool layer_norm() const { return family != ModelFamily::kLlama; }  // with a bias; else RMSNorm
+  // Of each head's width rotated: none (GPT-2), all (Llama), partial_rotary (Nemotron, NeoX).
+  double rotary_fraction() const {
+    if (family == ModelFamily::kGpt2) return 0;
+    return family == ModelFamily::kLlama ? 1 : partial_rotary;
+  }
 };
 
 // Parses a Hugging Face config.json. The family is taken from "model_type" when present, else
 // from the keys (n_embd: GPT-2; hidden_size: Llama). Throws pp::Error(kInvalidInput) naming the
-// missing or bad key, prefixed with `origin`.
+// missing or bad key, prefixed with `origin`; a mixture-of-experts or encoder-decoder config is
+// refused naming what it is.
 ModelConfig parse_model_config(const std::string& text, const std::string& origin);
 
 // The Hugging Face-style config.json text that parse_model_config() reads back to the same
@@ -60,6 +76,10 @@ std::vector<std::string> shipped_config_names(const std::string& kind);
 // `name_or_path`: a path to a config.json, or the name of a shipped model under
 // <config_dir>/models/<name>.json (config_dir: $PP_CONFIG_DIR, else the source tree's configs/).
 ModelConfig load_model(const std::string& name_or_path);
+
+// Why pp run and pp profile cannot build this model's layers ("" when they can: GPT-2 and
+// Llama without query/key/value biases). pp plan plans every family.
+std::string runtime_model_gap(const ModelConfig& model);
 
 // Total parameters (embeddings, blocks, final norm, and the head unless tied).
 long long parameter_count(const ModelConfig& model);
