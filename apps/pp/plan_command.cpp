@@ -131,6 +131,7 @@ PlanRequest request_of(const PlanOptions& o) {
   const double memory = r.cluster.gpu.memory_bytes;
   r.memory_limit_bytes = o.mem_limit_gib > 0 ? o.mem_limit_gib * kGiB : memory * (1 - kReserveFraction);
   r.memory.gradient_bytes = o.grad_dtype == "bf16" ? 2 : 4;
+  r.memory.fp8 = o.precision == "fp8";
   r.memory.sequence_parallel = !o.no_sequence_parallel;
   r.memory.flash_attention = !o.no_flash_attention;
   r.memory.dropout = o.dropout;
@@ -249,6 +250,11 @@ void add_plan_command(CLI::App& app) {
                   "(needs sequence parallelism); off; or auto (tried where tp > 1)")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "on", "off"}));
+  cmd->add_option("--precision", o->precision,
+                  "The blocks' linear GEMMs: bf16, or fp8 (Transformer Engine style; attention and the LM head "
+                  "stay bf16; needs the GPU's fp8 peak)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"bf16", "fp8"}));
   cmd->add_option("--grad-dtype", o->grad_dtype,
                   "Main gradients (accumulated and reduced over dp): fp32, as Megatron-LM under bf16, or bf16")
       ->capture_default_str()

@@ -33,6 +33,7 @@ struct PlanOptions {
   std::string distributed_optimizer = "auto";  // auto | on | off
   std::string tp_overlap = "auto";             // auto | on | off
   std::string grad_dtype = "fp32";             // main gradients: fp32 | bf16
+  std::string precision = "bf16";              // the blocks' linear GEMMs: bf16 | fp8
 };
 
 void add_plan_command(CLI::App& app);

@@ -100,7 +100,7 @@ void print_kernels(const PlanRequest& r) {
   const int tp = r.fixed.tp.value_or(1);
   const KernelContext context{&r.model, b, r.seq_len, tp, r.memory.sequence_parallel,
                               r.memory.flash_attention, r.memory.dropout, &r.cluster.gpu,
-                              &r.cluster.intra_node, r.fixed.tp_overlap.value_or(false)};
+                              &r.cluster.intra_node, r.fixed.tp_overlap.value_or(false), r.memory.fp8};
   const bool sp = tp > 1 && r.memory.sequence_parallel;
   fmt::print("kernels of one GPU, micro-batch {} x {} tokens, tp {}{}{}{}, on {} (ms):\n", b, r.seq_len, tp,
              sp ? " with sequence parallelism" : "", sp && context.tp_overlap ? " and overlap" : "",

@@ -39,6 +39,7 @@ KernelEfficiency read_kernels(const JsonFields& f) {
   if (f.has("memory_fraction")) k.memory_fraction = f.number("memory_fraction", 0.01, 1.0);
   if (f.has("attention_fraction")) k.attention_fraction = f.number("attention_fraction", 0.01, 1.0);
   if (f.has("overlap_cost")) k.overlap_cost = f.number("overlap_cost", 0, 1);
+  if (f.has("fp8_fraction")) k.fp8_fraction = f.number("fp8_fraction", 0.01, 1.0);
   if (f.has("kernel_launch_us")) k.kernel_launch_s = f.number("kernel_launch_us", 0, 1e6) * 1e-6;
   return k;
 }
@@ -89,6 +90,7 @@ nlohmann::ordered_json gpu_to_json(const GpuSpec& gpu) {
       {"overlap_cost", k.overlap_cost}};
   if (k.sm_count > 0) out["sm_count"] = k.sm_count;
   if (k.attention_fraction > 0) out["attention_fraction"] = k.attention_fraction;
+  if (k.fp8_fraction > 0) out["fp8_fraction"] = k.fp8_fraction;
   return out;
 }
 

@@ -175,6 +175,10 @@ std::vector<std::string> pp_run_differences(const Plan& p) {
     out.push_back("distributed optimizer: pp run keeps the whole optimizer state on every data-parallel rank, "
                   "so it needs more memory than predicted (the weights are the same)");
   }
+  if (p.precision == "fp8") {
+    out.push_back("FP8: pp run computes in fp32 on the CPU (and its --precision on GPUs), not FP8, so its steps "
+                  "are slower than predicted");
+  }
   if (p.layout.tp_overlap) {
     out.push_back("tensor-parallel overlap: pp run does not overlap tensor-parallel communication with GEMMs, "
                   "so its steps take longer than predicted (the weights are the same)");
@@ -196,6 +200,7 @@ std::string plan_to_json_text(const Plan& p) {
                {"global_batch", p.global_batch},
                {"seq_len", p.seq_len},
                {"profile", p.profile},
+               {"precision", p.precision},
                {"tp", l.tp},
                {"pp", l.pp},
                {"dp", l.dp},
@@ -240,6 +245,10 @@ Plan parse_plan(const std::string& text, const std::string& origin) {
   p.global_batch = static_cast<int>(f.integer("global_batch", 1, 1 << 30));
   p.seq_len = static_cast<int>(f.integer("seq_len", 1, 1 << 24));
   if (f.has("profile")) p.profile = f.text("profile");
+  if (f.has("precision")) {
+    p.precision = f.text("precision");
+    if (p.precision != "bf16" && p.precision != "fp8") f.fail("precision", "must be \"bf16\" or \"fp8\"");
+  }
   read_layout(f, &p.layout);
   const Layout& l = p.layout;
   if (!doc.contains("stages") || !doc.at("stages").is_array()) f.fail("stages", "must be a list");

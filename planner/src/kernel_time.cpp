@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
+#include "pp/error.h"
+
 namespace pp {
 namespace {
 
@@ -38,15 +42,33 @@ double bf16_flops_per_ms(const GpuSpec& gpu) { return gpu.peak_flops.at("bf16") 
 
 }  // namespace
 
-double gemm_efficiency(const GemmShape& g, const GpuSpec& gpu) {
-  const double k_part = g.k / (g.k + gpu.kernels.gemm_k_overhead);
-  return gpu.achievable_fraction * quantisation(g, gpu.kernels) * k_part;
+double gemm_efficiency(const GemmShape& g, const GpuSpec& gpu, GemmPrecision precision) {
+  // The fixed cost per tile is time: at FP8's faster rate it is worth more elements of k.
+  const auto fp8 = gpu.peak_flops.find("fp8");
+  const double rate = precision == GemmPrecision::kFp8 && fp8 != gpu.peak_flops.end()
+                          ? fp8->second / gpu.peak_flops.at("bf16")
+                          : 1.0;
+  const double k_part = g.k / (g.k + rate * gpu.kernels.gemm_k_overhead);
+  const double fraction = precision == GemmPrecision::kFp8 && gpu.kernels.fp8_fraction > 0
+                              ? gpu.kernels.fp8_fraction
+                              : gpu.achievable_fraction;
+  return fraction * quantisation(g, gpu.kernels) * k_part;
 }
 
-double gemm_ms(const GemmShape& g, const GpuSpec& gpu) {
+double gemm_ms(const GemmShape& g, const GpuSpec& gpu, GemmPrecision precision) {
   if (g.flops() <= 0) return 0;
-  const double compute = g.flops() / (bf16_flops_per_ms(gpu) * gemm_efficiency(g, gpu));
-  return std::max(compute, g.bytes() / hbm_bytes_per_ms(gpu)) + launch_ms(gpu);
+  if (precision == GemmPrecision::kBf16) {
+    const double compute = g.flops() / (bf16_flops_per_ms(gpu) * gemm_efficiency(g, gpu));
+    return std::max(compute, g.bytes() / hbm_bytes_per_ms(gpu)) + launch_ms(gpu);
+  }
+  const auto peak = gpu.peak_flops.find("fp8");
+  if (peak == gpu.peak_flops.end()) {
+    throw_invalid(fmt::format("--precision fp8: the cluster's GPU ({}) states no fp8 peak (peak_tflops.fp8)",
+                              gpu.name));
+  }
+  const double compute = g.flops() / (peak->second / 1e3 * gemm_efficiency(g, gpu, precision));
+  const double bytes = (g.m * g.k + g.k * g.n + 2 * g.m * g.n) * g.batch;  // 1-byte inputs, bf16 output
+  return std::max(compute, bytes / hbm_bytes_per_ms(gpu)) + launch_ms(gpu);
 }
 
 double memory_bound_ms(double bytes, const GpuSpec& gpu) {

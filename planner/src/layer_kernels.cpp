@@ -61,18 +61,31 @@ class Builder {
   void backward_memory(const char* name, double bytes, bool wgrad = false) {
     out_.backward.push_back({name, KernelKind::kMemory, memory_bound_ms(bytes, *c_.gpu), wgrad, false});
   }
-  // Returns the GEMM's time (ms).
+  // A bf16 GEMM (attention's, the LM head's). Returns its time (ms).
   double forward_gemm(const char* name, GemmShape g, bool core = false) {
     const double ms = gemm_ms(g, *c_.gpu);
     out_.forward.push_back({name, KernelKind::kGemm, ms, false, core});
     return ms;
   }
-  // The backward of y = x W for x (rows x in), W (in x out): dx = dy W^T and dW = x^T dy.
-  // Returns {dgrad ms, wgrad ms}.
+  // A block's linear layer x (m x k) W (k x n): FP8 under fp8, after its input's cast.
+  double forward_linear(const char* name, GemmShape g) {
+    if (c_.fp8) forward_memory("fp8 cast-transpose", 4 * g.m * g.k);
+    const double ms = linear_ms(g);
+    out_.forward.push_back({name, KernelKind::kGemm, ms, false, false});
+    return ms;
+  }
+  double linear_ms(GemmShape g) const {
+    return gemm_ms(g, *c_.gpu, c_.fp8 ? GemmPrecision::kFp8 : GemmPrecision::kBf16);
+  }
+  // The backward of y = x W for x (rows x in), W (in x out): dx = dy W^T and dW = x^T dy, FP8
+  // (after the output gradient's cast) when `block_linear` and fp8. Returns {dgrad ms, wgrad ms}.
   std::pair<double, double> linear_backward(const char* dgrad, const char* wgrad, double rows,
-                                            double in, double out) {
-    const double dx = gemm_ms({rows, in, out}, *c_.gpu);
-    const double dw = gemm_ms({in, out, rows}, *c_.gpu);
+                                            double in, double out, bool block_linear = true) {
+    const bool fp8 = block_linear && c_.fp8;
+    if (fp8) backward_memory("fp8 cast-transpose", 4 * rows * out);
+    const GemmPrecision precision = fp8 ? GemmPrecision::kFp8 : GemmPrecision::kBf16;
+    const double dx = gemm_ms({rows, in, out}, *c_.gpu, precision);
+    const double dw = gemm_ms({in, out, rows}, *c_.gpu, precision);
     out_.backward.push_back({dgrad, KernelKind::kGemm, dx, false, false});
     out_.backward.push_back({wgrad, KernelKind::kGemm, dw, true, false});
     return {dx, dw};
@@ -189,8 +202,8 @@ void attention_core_backward(Builder& k) {
 // The backward of norm -> column-parallel linear (in x out per GPU): the linear's dgrad and wgrad,
 // its input gradient's reduction (less what they hide), the norm's backward.
 void norm_linear_backward(Builder& k, const char* dgrad, const char* wgrad, double in, double out,
-                          const char* reduction, const char* norm) {
-  const auto times = k.linear_backward(dgrad, wgrad, k.d().n, in, out);
+                          const char* reduction, const char* norm, bool block_linear = true) {
+  const auto times = k.linear_backward(dgrad, wgrad, k.d().n, in, out, block_linear);
   k.enter_region_backward(reduction, times);
   k.backward_memory(norm, norm_backward_bytes(k.d()));
 }
@@ -201,29 +214,29 @@ LayerKernels block_kernels(Builder& k) {
   const double mlp_in = (d.gated ? 2 : 1) * d.f / d.t;
   // Forward, in order.
   k.forward_memory("norm 1", norm_forward_bytes(d));
-  k.enter_region_forward("attention all-gather", gemm_ms({d.n, qkv, d.h}, k.gpu()));
-  k.forward_gemm("qkv", {d.n, qkv, d.h});
+  k.enter_region_forward("attention all-gather", k.linear_ms({d.n, qkv, d.h}));
+  k.forward_linear("qkv", {d.n, qkv, d.h});
   if (d.rotary) k.forward_memory("rotary", 4 * d.rotated * d.n * (d.h + d.kv) / d.t);
   attention_core_forward(k);
-  const double projection = k.forward_gemm("attention projection", {d.n, d.h, d.h / d.t});
+  const double projection = k.forward_linear("attention projection", {d.n, d.h, d.h / d.t});
   k.leave_region_forward("attention output reduction", projection);
   k.forward_memory("residual add 1", residual_forward_bytes(d));
   k.forward_memory("norm 2", norm_forward_bytes(d));
-  k.enter_region_forward("mlp all-gather", gemm_ms({d.n, mlp_in, d.h}, k.gpu()));
-  k.forward_gemm("mlp in", {d.n, mlp_in, d.h});
+  k.enter_region_forward("mlp all-gather", k.linear_ms({d.n, mlp_in, d.h}));
+  k.forward_linear("mlp in", {d.n, mlp_in, d.h});
   k.forward_memory(d.gated ? "swiglu" : "gelu", (d.gated ? 6 : 4) * d.n * d.f / d.t);
-  const double mlp_out = k.forward_gemm("mlp out", {d.n, d.h, d.f / d.t});
+  const double mlp_out = k.forward_linear("mlp out", {d.n, d.h, d.f / d.t});
   k.leave_region_forward("mlp output reduction", mlp_out);
   k.forward_memory("residual add 2", residual_forward_bytes(d));
   // Backward, in order.
   k.backward_memory("residual add 2 backward", residual_backward_bytes(d));
-  k.leave_region_backward("mlp output gradient all-gather", gemm_ms({d.n, d.f / d.t, d.h}, k.gpu()));
+  k.leave_region_backward("mlp output gradient all-gather", k.linear_ms({d.n, d.f / d.t, d.h}));
   k.linear_backward("mlp out dgrad", "mlp out wgrad", d.n, d.f / d.t, d.h);
   k.backward_memory(d.gated ? "swiglu backward" : "gelu backward", (d.gated ? 10 : 6) * d.n * d.f / d.t);
   norm_linear_backward(k, "mlp in dgrad", "mlp in wgrad", d.h, mlp_in, "mlp input gradient reduction (exposed)",
                        "norm 2 backward");
   k.backward_memory("residual add 1 backward", residual_backward_bytes(d));
-  k.leave_region_backward("attention output gradient all-gather", gemm_ms({d.n, d.h / d.t, d.h}, k.gpu()));
+  k.leave_region_backward("attention output gradient all-gather", k.linear_ms({d.n, d.h / d.t, d.h}));
   k.linear_backward("attention projection dgrad", "attention projection wgrad", d.n, d.h / d.t, d.h);
   attention_core_backward(k);
   if (d.rotary) k.backward_memory("rotary backward", 4 * d.rotated * d.n * (d.h + d.kv) / d.t);
@@ -246,7 +259,7 @@ LayerKernels head_kernels(Builder& k) {
   if (d.t > 1) k.forward_comm("cross-entropy all-reduces", 3 * k.small_all_reduce(4 * d.n));
   k.backward_memory("cross-entropy backward", 8 * logits);
   norm_linear_backward(k, "lm head dgrad", "lm head wgrad", d.h, v, "head input gradient reduction (exposed)",
-                       "final norm backward");
+                       "final norm backward", false);
   return k.take();
 }
 

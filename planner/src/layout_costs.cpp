@@ -48,6 +48,8 @@ void set_memory(const LayerProfile& l, const ModelConfig& model, const Layout& l
   const int b = p.microbatch_size;
   const int s = p.seq_len;
   c->static_bytes = l.params / t * static_bytes_per_param(layout.dp, layout.distributed_optimizer, o);
+  // FP8 GEMMs read cached FP8 copies of the block's weights, and of their transposes.
+  if (o.fp8 && l.kind == LayerKind::kBlock) c->static_bytes += 2 * l.params / t;
   if (l.kind == LayerKind::kHead) {
     c->activation_bytes = head_activation_bytes(model, b, s, t, o);
   } else if (l.kind == LayerKind::kBlock) {
@@ -81,7 +83,7 @@ std::vector<LayerCost> layer_costs(const ModelProfile& profile, const ModelConfi
   KernelContext context{&model,           profile.microbatch_size, profile.seq_len,
                         layout.tp,        layout.sequence_parallel, memory.flash_attention,
                         memory.dropout,   &cluster.gpu,           &cluster.intra_node,
-                        layout.tp_overlap};
+                        layout.tp_overlap,  memory.fp8};
   // Every block has the same kernels: time each kind of layer once.
   const LayerKernels kernels[3] = {layer_kernels(LayerKind::kEmbedding, context),
                                    layer_kernels(LayerKind::kBlock, context),

@@ -200,6 +200,15 @@ double estimate_step_ms(const Candidate& c) {
 
 std::string gib(double bytes) { return fmt::format("{:.1f} GiB", bytes / kGiB); }
 
+// Fills the candidate's stages and step end from `part`; returns the fullest rank's peak bytes.
+double rank_peak(const PlanRequest& r, const ModelProfile& profile, const Partition& part, Candidate* c) {
+  fill_stages(r, profile, part, c);
+  fill_step_end(r, c);
+  double peak = 0;
+  for (const StagePlan& s : c->plan.stages) peak = std::max(peak, s.peak_memory_bytes);
+  return peak;
+}
+
 }  // namespace
 
 void check_plan_request(const PlanRequest& r) {
@@ -242,6 +251,10 @@ void check_plan_request(const PlanRequest& r) {
   if (f.schedule) find_schedule_generator(*f.schedule);
   if (f.virtual_stages && *f.virtual_stages > 1 && f.schedule && *f.schedule != "interleaved") {
     throw_invalid("--virtual-stages above 1 needs --schedule interleaved");
+  }
+  if (r.memory.fp8 && !r.cluster.gpu.peak_flops.count("fp8")) {
+    throw_invalid(fmt::format("--precision fp8: {}'s GPU ({}) states no fp8 peak (peak_tflops.fp8 in the cluster file)",
+                              r.cluster.name, r.cluster.gpu.name));
   }
   if (f.tp_overlap.value_or(false) && !r.memory.sequence_parallel) {
     throw_invalid("--tp-overlap on needs sequence parallelism (drop --no-sequence-parallel)");
@@ -301,7 +314,17 @@ Candidate evaluate_layout(const PlanRequest& r, const ModelProfile& profile, con
                                             : closed_form_inflight(layout, rank_of_stage(layout, v)));
   }
   const PartitionRequest request = partition_request(r, c);
-  const Partition part = partition_layers(request);
+  // With V chunks per rank, first the split that only keeps each chunk under the whole limit
+  // (the rank's chunks together are checked below), then, if that rank overflows, the split that
+  // keeps each chunk under 1/V of it.
+  Partition part;
+  if (layout.virtual_stages > 1) {
+    PartitionRequest whole = request;
+    whole.memory_limit_bytes = r.memory_limit_bytes;
+    part = partition_layers(whole);
+    if (part.feasible && rank_peak(r, profile, part, &c) > r.memory_limit_bytes) part.feasible = false;
+  }
+  if (!part.feasible) part = partition_layers(request);
   if (!part.feasible) {
     c.why_not = part.why_infeasible;
     PartitionRequest unlimited = request;
@@ -312,10 +335,7 @@ Candidate evaluate_layout(const PlanRequest& r, const ModelProfile& profile, con
                                     : 0;
     return c;
   }
-  fill_stages(r, profile, part, &c);
-  fill_step_end(r, &c);
-  double peak = 0;
-  for (const StagePlan& s : c.plan.stages) peak = std::max(peak, s.peak_memory_bytes);
+  const double peak = rank_peak(r, profile, part, &c);
   if (peak > r.memory_limit_bytes) {
     c.why_not = fmt::format("the fullest rank needs {} (limit {})", gib(peak), gib(r.memory_limit_bytes));
     c.needed_bytes = peak;

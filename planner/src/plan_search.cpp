@@ -88,6 +88,7 @@ void fill_plan_header(const PlanRequest& r, Plan* plan) {
   plan->global_batch = r.global_batch;
   plan->seq_len = r.seq_len;
   plan->profile = r.profile_origin;
+  plan->precision = r.memory.fp8 ? "fp8" : "bf16";
 }
 
 // The busiest rank's share of time in tensor-parallel communication and in recompute.

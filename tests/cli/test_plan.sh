@@ -338,5 +338,24 @@ if [ "$RC" -eq 0 ] && grep -q '^with every choice auto, pp would pick tp=' "$TMP
   ok "the table says what auto would pick"
 else not_ok "versus auto text" "exit $RC" "$(head -c 600 "$TMP/out")"; fi
 
+# FP8 as a precision, and the dense-decoder families.
+expect_error "--precision takes bf16 or fp8" 2 "--precision" plan "${L8[@]}" --precision fp4
+expect_error "--precision fp8 needs the GPU's fp8 peak" 2 "no fp8 peak" plan --model gpt3-175b --cluster dgx-a100-80gb --gpus 64 --global-batch 64 --seq-len 2048 --precision fp8
+run plan "${L8[@]}" --precision fp8 --json
+if [ "$RC" -eq 0 ] && python3 - "$TMP/out" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+assert p["precision"] == "fp8"
+assert any("FP8" in d for d in p["pp_run_differences"])
+PY
+then ok "an fp8 plan says so, and that pp run computes otherwise"
+else not_ok "fp8 plan" "exit $RC" "$(head -c 400 "$TMP/err")"; fi
+for m in mistral-7b qwen2-7b gpt-neox-20b; do
+  run plan --model $m --cluster dgx-h100 --gpus 64 --global-batch 256 --seq-len 2048 --json
+  if [ "$RC" -eq 0 ]; then ok "plan $m"; else not_ok "plan $m" "exit $RC" "$(head -c 400 "$TMP/err")"; fi
+done
+printf '{"model_type": "mixtral", "hidden_size": 4096, "num_local_experts": 8}' > "$TMP/moe.json"
+expect_error "a mixture-of-experts config is refused by name" 2 "mixture-of-experts" plan --model "$TMP/moe.json" --gpus 8 --global-batch 8
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

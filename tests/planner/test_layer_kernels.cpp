@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "pp/error.h"
 #include "pp/planner/kernel_time.h"
 #include "pp/planner/layer_kernels.h"
 #include "pp/planner/layout_costs.h"
@@ -200,6 +201,58 @@ TEST(LayerKernels, PartialRotaryAndUngatedFamilies) {
   gated.family = ModelFamily::kLlama;
   EXPECT_NEAR(block_activation_bytes(gated, 1, 4096, 8, o) - block_activation_bytes(nemotron, 1, 4096, 8, o),
               2.0 * 4096 * nemotron.ffn_hidden / 8, 1.0);
+}
+
+// FP8: the fp8 peak at fp8_fraction, 1-byte operands; the k overhead is time, so it counts twice
+// the elements at twice the rate; no fp8 peak is an input error.
+TEST(KernelTime, Fp8GemmsRunAtTheFp8PeakAndFraction) {
+  GpuSpec g = plain_gpu();
+  const GemmShape big{4096, 4096, 4096};
+  EXPECT_THROW(gemm_ms(big, g, GemmPrecision::kFp8), Error);
+  g.peak_flops["fp8"] = 200e12;
+  g.kernels.fp8_fraction = 0.6;
+  EXPECT_NEAR(gemm_ms(big, g, GemmPrecision::kFp8), big.flops() / (200e12 * 0.6) * 1e3, 1e-12);
+  g.kernels.gemm_k_overhead = 64;
+  EXPECT_NEAR(gemm_efficiency(big, g, GemmPrecision::kFp8), 0.6 * 4096 / (4096 + 128), 1e-12);
+  EXPECT_NEAR(gemm_efficiency(big, g), 0.8 * 4096 / (4096 + 64), 1e-12);
+  // A skinny product is bound by its bytes: 1 per input element, 2 per output element.
+  const GemmShape skinny{65536, 8, 65536};
+  EXPECT_NEAR(gemm_ms(skinny, g, GemmPrecision::kFp8),
+              (65536.0 * 65536 + 65536.0 * 8 + 2 * 65536.0 * 8) / 1e12 * 1e3, 1e-9);
+}
+
+// Under fp8 a block keeps the FP8 copies its linear layers read (1 byte) where it kept bf16
+// inputs: the QKV and MLP inputs (sequence-parallel), the attention output and the MLP's
+// activation output (split over t): s*b*h*(2/t_sp) + s*b*(h + f)/t fewer bytes.
+TEST(Memory, Fp8KeepsOneByteLinearInputs) {
+  const ModelConfig m = load_model("llama3-70b");
+  MemoryOptions bf16, fp8;
+  fp8.fp8 = true;
+  const double s = 8192, h = double(m.hidden), f = double(m.ffn_hidden);
+  for (bool sp : {false, true}) {
+    bf16.sequence_parallel = fp8.sequence_parallel = sp;
+    const double saved = 2 * s * h / (sp ? 4 : 1) + s * (h + f) / 4;
+    EXPECT_NEAR(block_activation_bytes(m, 1, 8192, 4, bf16) - block_activation_bytes(m, 1, 8192, 4, fp8), saved, 1);
+  }
+}
+
+// The blocks' four linear layers run in FP8 with a cast before each (forward) and before each
+// backward pair; attention and the LM head stay bf16.
+TEST(LayerKernels, Fp8CastsEachLinearAndKeepsTheHeadInBf16) {
+  const ModelConfig m = load_model("llama3-8b");
+  const ClusterSpec h100 = load_cluster("dgx-h100");
+  auto kernels = [&](LayerKind kind, bool fp8) {
+    const KernelContext c{&m, 1, 8192, 1, false, true, false, &h100.gpu, &h100.intra_node, false, fp8};
+    return layer_kernels(kind, c);
+  };
+  int casts = 0;
+  const LayerKernels block = kernels(LayerKind::kBlock, true);
+  for (const auto* list : {&block.forward, &block.backward}) {
+    for (const Kernel& k : *list) casts += std::string(k.name) == "fp8 cast-transpose";
+  }
+  EXPECT_EQ(casts, 8);
+  EXPECT_LT(block.forward_ms(), kernels(LayerKind::kBlock, false).forward_ms());
+  EXPECT_DOUBLE_EQ(kernels(LayerKind::kHead, true).forward_ms(), kernels(LayerKind::kHead, false).forward_ms());
 }
 
 }  // namespace

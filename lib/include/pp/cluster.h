@@ -33,6 +33,9 @@ struct KernelEfficiency {
   // A collective hidden behind a GEMM still slows it by this fraction of the collective's time
   // (NCCL's kernels take SMs and HBM bandwidth from it). 0: overlap is free.
   double overlap_cost = 0;
+  // Of the fp8 peak attained by large FP8 GEMMs (as achievable_fraction is of the bf16 peak);
+  // 0: achievable_fraction.
+  double fp8_fraction = 0;
 };
 
 struct GpuSpec {

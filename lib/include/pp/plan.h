@@ -81,6 +81,7 @@ struct Plan {
   std::vector<double> optimizer_ms;  // per pipeline rank
   PlanPrediction predicted;
   std::string profile;  // "analytic" or the measured profile's path
+  std::string precision = "bf16";  // of the blocks' linear GEMMs the prediction assumes: bf16 | fp8
 };
 
 // Why `pp run` cannot execute this plan today (a tp that does not divide the heads or a

@@ -15,15 +15,21 @@ struct GemmShape {
   double bytes() const { return 2 * (m * k + k * n + m * n) * batch; }
 };
 
+// What a GEMM's operands are: bf16, or FP8 (Transformer Engine's recipe: FP8 inputs, bf16 output,
+// fp32 accumulation) at the GPU's fp8 peak and fp8_fraction.
+enum class GemmPrecision { kBf16, kFp8 };
+
 // The fraction of the bf16 peak a GEMM of this shape attains: achievable_fraction, times the wave
 // quantisation of its output tiles over the SMs (the better of the file's tile and its transpose,
 // or half-height tiles at 0.9 of their rate, as cuBLAS picks among kernels), times
 // k / (k + gemm_k_overhead). In (0, achievable_fraction].
-double gemm_efficiency(const GemmShape& shape, const GpuSpec& gpu);
+double gemm_efficiency(const GemmShape& shape, const GpuSpec& gpu,
+                       GemmPrecision precision = GemmPrecision::kBf16);
 
 // A GEMM: the slower of its arithmetic at gemm_efficiency and its operands' traffic at the
 // attained HBM bandwidth, plus one launch gap.
-double gemm_ms(const GemmShape& shape, const GpuSpec& gpu);
+// FP8 needs the GPU's "fp8" peak (pp::Error kInvalidInput naming the GPU when it has none).
+double gemm_ms(const GemmShape& shape, const GpuSpec& gpu, GemmPrecision precision = GemmPrecision::kBf16);
 
 // An elementwise or reduction kernel moving `bytes` through HBM (reads plus writes), plus one
 // launch gap.

@@ -48,6 +48,10 @@ struct KernelContext {
   // With sequence parallelism: each all-gather and reduce-scatter runs beside the GEMM that
   // consumes or produces it (forward and backward), paying only what that GEMM does not hide.
   bool tp_overlap = false;
+  // The blocks' linear layers (forward, dgrad, wgrad GEMMs) in FP8, each operand cast (and
+  // transposed, for the other GEMM that reads it) by a 4-byte-per-element kernel; the attention
+  // core and the LM head stay bf16, as Megatron-LM with Transformer Engine runs them.
+  bool fp8 = false;
 };
 
 // The kernels of one layer of the given kind on one GPU.

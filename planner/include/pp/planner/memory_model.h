@@ -7,17 +7,19 @@
 //
 // Activations of one block for one micro-batch of b sequences of s tokens, kept for the backward
 // (Korthikanti et al. 2022, generalised to grouped-query attention and gated MLPs), with t the
-// tensor-parallel degree:
-//   R = (8 + 2*dropout) * s*b*h        norm inputs 4, QKV input 2, MLP input 2, dropout masks 2:
+// tensor-parallel degree and x the bytes of a linear layer's kept input (2; 1 under fp8, where
+// the FP8 copy its GEMM read is what the weight gradient reads):
+//   R = (4 + 2x + 2*dropout) * s*b*h   norm inputs 4, QKV and MLP inputs x each, dropout masks 2:
 //                                      replicated across t unless sequence parallelism divides them
 //   P = 2*s*b*(h + 2*kv_dim)           Q, K, V
-//     + 2*s*b*h                        attention output (input of the output projection)
-//     + (gated ? 6 : 4) * s*b*f        MLP activations (gate, up, product | act input, act output)
+//     + x*s*b*h                        attention output (input of the output projection)
+//     + (gated ? 4 : 2)*s*b*f + x*s*b*f  MLP: gate and up | activation input, and the activation
+//                                      output that the second linear reads
 //   S = flash ? 4*a*s*b                the softmax statistics (fp32)
 //             : (2 + 3*dropout)*a*s^2*b  scores, and with dropout its mask and output
 //   block bytes = R/(sp ? t : 1) + (P + S)/t
-// With dropout, no flash attention and f = 4h this is Korthikanti's s*b*h*(34 + 5*a*s/h) at t=1
-// and s*b*h*(10 + 24/t + 5*a*s/(h*t)) with t.
+// With bf16, dropout, no flash attention and f = 4h this is Korthikanti's s*b*h*(34 + 5*a*s/h) at
+// t=1 and s*b*h*(10 + 24/t + 5*a*s/(h*t)) with t.
 
 #include "pp/model.h"
 
@@ -28,6 +30,7 @@ struct MemoryOptions {
   bool flash_attention = true;    // the s^2 score matrix is not kept
   bool dropout = false;           // dropout masks are kept (GPT-3 era training)
   double gradient_bytes = 4;      // per parameter: fp32 main gradients (2: bf16)
+  bool fp8 = false;               // the blocks' linear GEMMs in FP8 (layer_kernels.h)
 };
 
 double static_bytes_per_param(int dp, bool distributed_optimizer, const MemoryOptions& options);
