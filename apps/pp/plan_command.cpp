@@ -117,6 +117,7 @@ PlanRequest request_of(const PlanOptions& o) {
   r.global_batch = o.global_batch;
   r.seq_len = seq_len_of(o, r.model);
   r.fixed.tp = choice(o.tp);
+  r.fixed.cp = choice(o.cp);
   r.fixed.pp = choice(o.pp);
   r.fixed.dp = choice(o.dp);
   r.fixed.microbatch_size = choice(o.microbatch_size);
@@ -171,6 +172,7 @@ std::string with_versus_auto(const std::string& plan_text, const PlanSearchResul
   const Layout& l = other.layout;
   doc["versus_auto"] = {{"layout", describe_layout(l)},
                         {"tp", l.tp},
+                        {"cp", l.cp},
                         {"pp", l.pp},
                         {"dp", l.dp},
                         {"microbatch_size", l.microbatch_size},
@@ -206,7 +208,7 @@ void add_plan_command(CLI::App& app) {
   cmd->footer(footer());
   cmd->add_option("--model", o->model, "Hugging Face config.json, or a shipped model name")->required();
   cmd->add_option("--cluster", o->cluster, "Cluster file, or a shipped cluster name")->capture_default_str();
-  cmd->add_option("--gpus", o->gpus, "GPUs in all (tp x pp x dp)")->required()->check(CLI::Range(1, 1 << 24));
+  cmd->add_option("--gpus", o->gpus, "GPUs in all (tp x cp x pp x dp)")->required()->check(CLI::Range(1, 1 << 24));
   cmd->add_option("--global-batch", o->global_batch, "Sequences per optimizer step")
       ->required()
       ->check(CLI::Range(1, 1 << 30));
@@ -214,6 +216,12 @@ void add_plan_command(CLI::App& app) {
                   fmt::format("Tokens per sequence (default: the model's positions, at most {})", kMaxDefaultSeqLen))
       ->check(CLI::Range(1, 1 << 24));
   cmd->add_option("--tp", o->tp, "Tensor-parallel degree, or auto")->capture_default_str()->check(auto_or(1, kMaxTensorParallel));
+  cmd->add_option("--cp", o->cp,
+                  fmt::format("Context-parallel degree (each sequence's tokens over cp GPUs; flash attention), or "
+                              "auto (tried where each GPU keeps {} tokens or more)",
+                              kMinAutoContextParallelTokens))
+      ->capture_default_str()
+      ->check(auto_or(1, kMaxTensorParallel));
   cmd->add_option("--pp", o->pp, "Pipeline stages, or auto")->capture_default_str()->check(auto_or(1, kMaxRanks));
   cmd->add_option("--dp", o->dp, "Data-parallel replicas, or auto")->capture_default_str()->check(auto_or(1, 1 << 24));
   cmd->add_option("--microbatch-size", o->microbatch_size, "Sequences per micro-batch, or auto")
@@ -247,7 +255,7 @@ void add_plan_command(CLI::App& app) {
   cmd->add_flag("--shard-optimizer", o->shard_optimizer, "The same as --distributed-optimizer on");
   cmd->add_option("--tp-overlap", o->tp_overlap,
                   "on: tensor-parallel all-gathers and reduce-scatters run beside their GEMMs "
-                  "(needs sequence parallelism); off; or auto (tried where tp > 1)")
+                  "(needs sequence parallelism); off; or auto (on where tp > 1: it only hides time)")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "on", "off"}));
   cmd->add_option("--precision", o->precision,

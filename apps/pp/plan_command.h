@@ -14,7 +14,7 @@ struct PlanOptions {
   int global_batch = 0;
   int seq_len = 0;  // 0: the model's positions, capped (plan_command.cpp)
   // Fixed choices: a number (or a schedule name), or "auto".
-  std::string tp = "auto", pp = "auto", dp = "auto", microbatch_size = "auto",
+  std::string tp = "auto", cp = "auto", pp = "auto", dp = "auto", microbatch_size = "auto",
               microbatches = "auto", schedule = "auto", virtual_stages = "auto",
               ckpt_interval = "auto";
   double mem_limit_gib = 0;  // 0: the GPU's memory less a reserve

@@ -33,10 +33,10 @@ std::vector<double> column(const std::vector<Row>& rows, Field field) {
   return out;
 }
 
-// tp pp dp mbs M schedule V ckpt ("s": selective) opt ("dist": distributed optimizer) ovl
+// tp cp pp dp mbs M schedule V ckpt ("s": selective) opt ("dist": distributed optimizer) ovl
 // ("tp": tensor-parallel overlap).
 std::string layout_cells(const Layout& l) {
-  return fmt::format("{:>3} {:>3} {:>4} {:>4} {:>5}  {:<12} {:>2} {:>4} {:>4} {:>3}", l.tp, l.pp, l.dp,
+  return fmt::format("{:>3} {:>2} {:>3} {:>4} {:>4} {:>5}  {:<12} {:>2} {:>4} {:>4} {:>3}", l.tp, l.cp, l.pp, l.dp,
                      l.microbatch_size, l.microbatches, l.schedule, l.virtual_stages,
                      fmt::format("{}{}", l.checkpoint_interval, l.selective_recompute ? "s" : ""),
                      l.distributed_optimizer ? "dist" : "-", l.tp_overlap ? "tp" : "-");
@@ -74,6 +74,7 @@ void print_profile(const PlanRequest& r) {
   Layout layout;
   layout.microbatch_size = b;
   layout.tp = r.fixed.tp.value_or(1);
+  layout.cp = r.fixed.cp.value_or(1);
   layout.sequence_parallel = r.memory.sequence_parallel;
   layout.checkpoint_interval = r.fixed.checkpoint_interval.value_or(0);
   layout.selective_recompute = r.fixed.selective_recompute.value_or(false);
@@ -98,11 +99,16 @@ void print_profile(const PlanRequest& r) {
 void print_kernels(const PlanRequest& r) {
   const int b = r.fixed.microbatch_size.value_or(1);
   const int tp = r.fixed.tp.value_or(1);
+  Layout layout;
+  layout.tp = tp;
+  layout.cp = r.fixed.cp.value_or(1);
   const KernelContext context{&r.model, b, r.seq_len, tp, r.memory.sequence_parallel,
                               r.memory.flash_attention, r.memory.dropout, &r.cluster.gpu,
-                              &r.cluster.intra_node, r.fixed.tp_overlap.value_or(false), r.memory.fp8};
+                              &r.cluster.intra_node, r.fixed.tp_overlap.value_or(false), r.memory.fp8,
+                              layout.cp, &context_parallel_link(r.cluster, layout)};
   const bool sp = tp > 1 && r.memory.sequence_parallel;
-  fmt::print("kernels of one GPU, micro-batch {} x {} tokens, tp {}{}{}{}, on {} (ms):\n", b, r.seq_len, tp,
+  fmt::print("kernels of one GPU, micro-batch {} x {} tokens{}, tp {}{}{}{}, on {} (ms):\n", b, r.seq_len,
+             layout.cp > 1 ? fmt::format(" over cp {}", layout.cp) : "", tp,
              sp ? " with sequence parallelism" : "", sp && context.tp_overlap ? " and overlap" : "",
              r.memory.flash_attention ? ", flash attention" : ", attention unfused", r.cluster.gpu.name);
   const std::pair<LayerKind, const char*> kinds[] = {
@@ -128,8 +134,8 @@ void print_table(const PlanRequest& r, const PlanSearchResult& result, double se
              r.memory_limit_bytes / kGiB, device);
   fmt::print("searched {} layouts: {} fit, {} simulated, in {:.2f} s\n\n", result.layouts,
              result.fitting, result.simulated, seconds);
-  fmt::print("{:>2}  {:>3} {:>3} {:>4} {:>4} {:>5}  {:<12} {:>2} {:>4} {:>4} {:>3} {:>10} {:>7} {:>11} {:>9} {:>7} {:>9}\n",
-             "#", "tp", "pp", "dp", "mbs", "M", "schedule", "V", "ckpt", "opt", "ovl", "step s", "bubble",
+  fmt::print("{:>2}  {:>3} {:>2} {:>3} {:>4} {:>4} {:>5}  {:<12} {:>2} {:>4} {:>4} {:>3} {:>10} {:>7} {:>11} {:>9} {:>7} {:>9}\n",
+             "#", "tp", "cp", "pp", "dp", "mbs", "M", "schedule", "V", "ckpt", "opt", "ovl", "step s", "bubble",
              "tokens/s", "TFLOP/s", "MFU", "peak GiB");
   const PlanColumns d = plan_columns(result.plans);
   int rank = 1;

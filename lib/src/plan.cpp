@@ -124,6 +124,7 @@ PlanPrediction read_prediction(const JsonFields& r) {
 
 void read_layout(const JsonFields& f, Layout* l) {
   l->tp = static_cast<int>(f.integer("tp", 1, kMaxTensorParallel));
+  l->cp = f.has("cp") ? static_cast<int>(f.integer("cp", 1, kMaxTensorParallel)) : 1;
   l->pp = static_cast<int>(f.integer("pp", 1, kMaxRanks));
   l->dp = static_cast<int>(f.integer("dp", 1, 1 << 24));
   l->microbatch_size = static_cast<int>(f.integer("microbatch_size", 1, kMaxMicrobatchSize));
@@ -160,6 +161,10 @@ std::vector<std::string> pp_run_obstacles(const Plan& p) {
                               tp, 1LL * p.layout.microbatch_size * p.seq_len));
   }
   if (const std::string gap = runtime_model_gap(p.model_config); !gap.empty()) out.push_back(gap);
+  if (p.layout.cp > 1) {
+    out.push_back(fmt::format("context parallelism (cp {}): pp run keeps each sequence on one rank (plan with --cp 1)",
+                              p.layout.cp));
+  }
   if (p.layout.selective_recompute) {
     out.push_back("selective recompute: pp run recomputes whole blocks only (plan with --selective-recompute off)");
   }
@@ -202,6 +207,7 @@ std::string plan_to_json_text(const Plan& p) {
                {"profile", p.profile},
                {"precision", p.precision},
                {"tp", l.tp},
+               {"cp", l.cp},
                {"pp", l.pp},
                {"dp", l.dp},
                {"microbatch_size", l.microbatch_size},

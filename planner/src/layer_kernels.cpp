@@ -18,6 +18,7 @@ double sum_ms(const std::vector<Kernel>& kernels, bool (*take)(const Kernel&)) {
 // The figures every kernel of a layer is sized by, per GPU.
 struct Dims {
   double b, s, n, t, h, f, kv, d, heads, vocab;
+  double cp;        // context-parallel degree: n = b*s/cp
   double rows;      // tokens the norms and residual adds see: n/t with sequence parallelism
   bool sp, flash, dropout, gated, rotary, positions;
   double rotated;   // of each head's width, rotated
@@ -29,7 +30,8 @@ Dims dims_of(const KernelContext& c) {
   Dims d{};
   d.b = c.microbatch_size;
   d.s = c.seq_len;
-  d.n = d.b * d.s;
+  d.cp = c.cp;
+  d.n = d.b * d.s / d.cp;
   d.t = c.tp;
   d.h = double(m.hidden);
   d.f = double(m.ffn_hidden);
@@ -110,6 +112,10 @@ class Builder {
   double all_reduce() const { return all_reduce_ms(d_.n * d_.h * kElement, c_.tp, *c_.tp_link); }
   double gather() const { return all_gather_ms(d_.n * d_.h * kElement, c_.tp, *c_.tp_link); }
   double small_all_reduce(double bytes) const { return all_reduce_ms(bytes, c_.tp, *c_.tp_link); }
+  // One point-to-point message over the context-parallel ring.
+  double p2p_ms(double bytes) const {
+    return (c_.cp_link->latency_s + bytes / c_.cp_link->bandwidth_bytes_per_s) * 1e3;
+  }
 
   // Entering a column-parallel linear whose GEMM takes `gemm` ms: with sequence parallelism,
   // all-gather the rows (forward), beside that GEMM under tp overlap; without, nothing.
@@ -167,12 +173,26 @@ double norm_backward_bytes(const Dims& d) { return 8 * d.rows * d.h; }
 // of the 4*b*s^2*d*heads FLOPs forward and 2.5 times that backward (its five products, the
 // scores recomputed). Unfused: two batched GEMMs, the masked softmax over the bf16 scores (read,
 // write) and the dropout (read, write, 1-byte mask), and their backward.
-double causal_attention_flops(const Dims& d) { return 0.5 * 4 * d.b * d.heads * d.s * d.s * d.d; }
+// Per GPU: 1/cp of the causal work under context parallelism.
+double causal_attention_flops(const Dims& d) { return 0.5 * 4 * d.b * d.heads * d.s * d.s * d.d / d.cp; }
+
+// Context parallelism's ring: cp-1 steps, each passing this GPU's key/value chunk (b*s/cp tokens
+// of kv/t values each, bf16; `passes` 2 in the backward, with their gradients) to the next rank
+// while 1/cp of the attention work runs. Returns the exposed ms.
+double cp_ring_ms(const Builder& k, double attention_ms, double passes) {
+  const Dims& d = k.d();
+  if (d.cp <= 1) return 0;
+  const double bytes = passes * 2 * d.n * (d.kv / d.t) * 2;
+  const double step = k.p2p_ms(bytes);
+  return (d.cp - 1) * k.overlapped(step, attention_ms / d.cp);
+}
 
 void attention_core_forward(Builder& k) {
   const Dims& d = k.d();
   if (d.flash) {
-    k.forward_attention("flash attention", fused_attention_ms(causal_attention_flops(d), k.gpu()));
+    const double ms = fused_attention_ms(causal_attention_flops(d), k.gpu());
+    k.forward_attention("flash attention", ms);
+    k.forward_comm("context-parallel key/value ring", cp_ring_ms(k, ms, 1));
     return;
   }
   const double scores = d.b * d.heads * d.s * d.s;
@@ -185,8 +205,9 @@ void attention_core_forward(Builder& k) {
 void attention_core_backward(Builder& k) {
   const Dims& d = k.d();
   if (d.flash) {
-    k.backward_attention("flash attention backward",
-                         fused_attention_ms(2.5 * causal_attention_flops(d), k.gpu()));
+    const double ms = fused_attention_ms(2.5 * causal_attention_flops(d), k.gpu());
+    k.backward_attention("flash attention backward", ms);
+    k.backward_comm("context-parallel key/value ring backward", cp_ring_ms(k, ms, 2));
     return;
   }
   const double scores = d.b * d.heads * d.s * d.s;

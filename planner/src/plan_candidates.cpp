@@ -68,7 +68,29 @@ std::vector<bool> switch_options(const std::optional<bool>& fixed, bool applies)
   return fixed ? std::vector<bool>{*fixed} : std::vector<bool>{false, true};
 }
 
+// Tensor-parallel overlap only hides time in this model (a collective beside a GEMM costs at most
+// what it costs alone, memory unchanged), so auto takes it where it applies without trying off.
+std::vector<bool> tp_overlap_options(const std::optional<bool>& fixed, bool applies) {
+  if (!applies) return {false};
+  return {fixed.value_or(true)};
+}
+
 int total_layers(const PlanRequest& r) { return r.model.layers + 2; }
+
+// Context parallelism: the fixed cp, or for sequences of 2 x kMinAutoContextParallelTokens and
+// more (where attention's s^2 work and the activations make it pay) every power of two that
+// leaves each GPU at least kMinAutoContextParallelTokens of a sequence, splits it into 2cp equal
+// chunks (Megatron-LM's causal load balancing) and divides the GPUs; else 1. It needs flash
+// attention.
+std::vector<int> context_parallel_options(const PlanRequest& r, int tp) {
+  if (r.fixed.cp) return {*r.fixed.cp};
+  std::vector<int> out = {1};
+  if (!r.memory.flash_attention) return out;
+  for (int cp = 2; r.seq_len / cp >= kMinAutoContextParallelTokens; cp *= 2) {
+    if (r.seq_len % (2 * cp) == 0 && r.gpus % (tp * cp) == 0) out.push_back(cp);
+  }
+  return out;
+}
 
 // Micro-batches alive at the peak on pipeline rank r, in whole-stage units, as each schedule's
 // closed form says (the simulator's figure replaces it for the finalists).
@@ -107,7 +129,7 @@ void fill_stages(const PlanRequest& r, const ModelProfile& profile, const Partit
   std::vector<double> rank_bytes(l.pp, 0), rank_transient(l.pp, 0);
   const int stages = l.pp * l.virtual_stages;
   const double boundary_bytes =
-      2.0 * profile.microbatch_size * profile.seq_len * r.model.hidden /
+      2.0 * profile.microbatch_size * profile.seq_len / l.cp * r.model.hidden /
       (r.memory.sequence_parallel ? l.tp : 1);
   for (int v = 0; v < stages; ++v) {
     StagePlan s;
@@ -150,25 +172,28 @@ void fill_step_end(const PlanRequest& r, Candidate* c) {
   }
   plan.reduce_ms.assign(l.pp, 0);
   plan.optimizer_ms.assign(l.pp, 0);
-  const double bytes_per_param = static_bytes_per_param(l.dp, l.distributed_optimizer, r.memory);
+  // The gradients are reduced, and the optimizer state sharded, over the dp x cp GPUs that hold
+  // the same parameters.
+  const int replicas = l.dp * l.cp;
+  const double bytes_per_param = static_bytes_per_param(replicas, l.distributed_optimizer, r.memory);
   for (const StagePlan& s : plan.stages) {
     for (int i = s.first_layer; i <= s.last_layer; ++i) params[s.rank] += c->costs[i].static_bytes / bytes_per_param;
   }
   const double hbm = attained_memory_bandwidth(r.cluster.gpu);
   // For each parameter it updates, the step reads the main gradient, reads and writes the fp32
   // master weight and both moments (24 bytes) and writes the bf16 weight (2).
-  const double step_bytes_per_param = (r.memory.gradient_bytes + 26) / (l.distributed_optimizer ? l.dp : 1);
+  const double step_bytes_per_param = (r.memory.gradient_bytes + 26) / (l.distributed_optimizer ? replicas : 1);
   const LinkSpec& link = data_parallel_link(r.cluster, l);
   for (int rank = 0; rank < l.pp; ++rank) {
     const double gradients = r.memory.gradient_bytes * params[rank];
     const double overlap_backward = r.overlap_dp_allreduce ? backward[rank] : 0;
     const double overlap_forward = r.overlap_dp_allreduce ? forward[rank] : 0;
     if (l.distributed_optimizer) {
-      const double scatter = all_gather_ms(gradients, l.dp, link);  // a reduce-scatter costs the same
-      const double gather = all_gather_ms(2 * params[rank], l.dp, link);
+      const double scatter = all_gather_ms(gradients, replicas, link);  // a reduce-scatter costs the same
+      const double gather = all_gather_ms(2 * params[rank], replicas, link);
       plan.reduce_ms[rank] = std::max(0.0, scatter - overlap_backward) + std::max(0.0, gather - overlap_forward);
     } else {
-      plan.reduce_ms[rank] = std::max(0.0, all_reduce_ms(gradients, l.dp, link) - overlap_backward);
+      plan.reduce_ms[rank] = std::max(0.0, all_reduce_ms(gradients, replicas, link) - overlap_backward);
     }
     plan.optimizer_ms[rank] = params[rank] * step_bytes_per_param / hbm * 1e3;
   }
@@ -226,6 +251,16 @@ void check_plan_request(const PlanRequest& r) {
   if (f.tp && (*f.tp < 1 || r.gpus % *f.tp != 0)) {
     throw_invalid(fmt::format("--tp {} does not divide --gpus {}", *f.tp, r.gpus));
   }
+  if (f.cp && (*f.cp < 1 || r.gpus % *f.cp != 0)) {
+    throw_invalid(fmt::format("--cp {} does not divide --gpus {}", *f.cp, r.gpus));
+  }
+  if (f.cp && *f.cp > 1 && r.seq_len % (2 * *f.cp) != 0) {
+    throw_invalid(fmt::format("--cp {} needs --seq-len a multiple of {} (2 x cp chunks, balanced for causal attention)",
+                              *f.cp, 2 * *f.cp));
+  }
+  if (f.cp && *f.cp > 1 && !r.memory.flash_attention) {
+    throw_invalid("--cp above 1 needs flash attention (drop --no-flash-attention)");
+  }
   if (f.tp && (r.model.heads % *f.tp != 0 || r.model.kv_heads % *f.tp != 0)) {
     throw_invalid(fmt::format("--tp {} does not divide the model's {} attention heads ({} key/value)",
                               *f.tp, r.model.heads, r.model.kv_heads));
@@ -264,33 +299,30 @@ void check_plan_request(const PlanRequest& r) {
   }
 }
 
-std::vector<Layout> enumerate_layouts(const PlanRequest& r) {
-  std::vector<Layout> layouts;
-  for (int tp : options(r.fixed.tp, divisors(r.gpus))) {
-    if (tp > r.cluster.gpus_per_node && !r.fixed.tp) continue;
-    if (r.model.heads % tp != 0 || r.model.kv_heads % tp != 0) continue;
-    if (r.model.gated_mlp() && r.model.ffn_hidden % tp != 0) continue;  // pp run splits the MLP's columns
-    for (int pp : options(r.fixed.pp, divisors(r.gpus / tp))) {
-      if (r.gpus % (tp * pp) != 0 || pp > total_layers(r) || pp > kMaxRanks) continue;
-      const int dp = r.gpus / (tp * pp);
-      if ((r.fixed.dp && *r.fixed.dp != dp) || r.global_batch % dp != 0) continue;
-      const int per_replica = r.global_batch / dp;
-      for (int b : options(r.fixed.microbatch_size, {1, 2, 4, 8, 16})) {
-        if (per_replica % b != 0) continue;
-        if ((1LL * b * r.seq_len) % tp != 0) continue;  // pp run splits a micro-batch's tokens over tp
-        const int m = per_replica / b;
-        if (r.fixed.microbatches && *r.fixed.microbatches != m) continue;
-        for (const std::string& schedule : schedule_options(r, pp)) {
-          for (int v : virtual_stage_options(r, schedule, pp)) {
-            if (!find_schedule_generator(schedule).unsupported({pp, m, v}).empty()) continue;
-            if (pp * v > total_layers(r) || 1LL * pp * v * m > kMaxPlanStageMicrobatches) continue;
-            for (int k : options(r.fixed.checkpoint_interval, {0, 1, 2, 4})) {
-              for (bool selective : selective_options(r, k)) {
-                for (bool distributed : switch_options(r.fixed.distributed_optimizer, dp > 1)) {
-                  for (bool overlap : switch_options(r.fixed.tp_overlap, tp > 1 && r.memory.sequence_parallel)) {
-                    layouts.push_back({tp, pp, dp, b, m, schedule, v, k, r.memory.sequence_parallel, selective,
-                                       distributed, overlap});
-                  }
+namespace {
+
+// The layouts of one tp x cp choice: every pp, dp, micro-batch, schedule and switch.
+void add_layouts(const PlanRequest& r, int tp, int cp, std::vector<Layout>* layouts) {
+  for (int pp : options(r.fixed.pp, divisors(r.gpus / (tp * cp)))) {
+    if (r.gpus % (tp * cp * pp) != 0 || pp > total_layers(r) || pp > kMaxRanks) continue;
+    const int dp = r.gpus / (tp * cp * pp);
+    if ((r.fixed.dp && *r.fixed.dp != dp) || r.global_batch % dp != 0) continue;
+    const int per_replica = r.global_batch / dp;
+    for (int b : options(r.fixed.microbatch_size, {1, 2, 4, 8, 16})) {
+      if (per_replica % b != 0) continue;
+      if ((1LL * b * r.seq_len) % tp != 0) continue;  // pp run splits a micro-batch's tokens over tp
+      const int m = per_replica / b;
+      if (r.fixed.microbatches && *r.fixed.microbatches != m) continue;
+      for (const std::string& schedule : schedule_options(r, pp)) {
+        for (int v : virtual_stage_options(r, schedule, pp)) {
+          if (!find_schedule_generator(schedule).unsupported({pp, m, v}).empty()) continue;
+          if (pp * v > total_layers(r) || 1LL * pp * v * m > kMaxPlanStageMicrobatches) continue;
+          for (int k : options(r.fixed.checkpoint_interval, {0, 1, 2, 4})) {
+            for (bool selective : selective_options(r, k)) {
+              for (bool distributed : switch_options(r.fixed.distributed_optimizer, dp * cp > 1)) {
+                for (bool overlap : tp_overlap_options(r.fixed.tp_overlap, tp > 1 && r.memory.sequence_parallel)) {
+                  layouts->push_back({tp, cp, pp, dp, b, m, schedule, v, k, r.memory.sequence_parallel,
+                                     selective, distributed, overlap});
                 }
               }
             }
@@ -298,6 +330,18 @@ std::vector<Layout> enumerate_layouts(const PlanRequest& r) {
         }
       }
     }
+  }
+}
+
+}  // namespace
+
+std::vector<Layout> enumerate_layouts(const PlanRequest& r) {
+  std::vector<Layout> layouts;
+  for (int tp : options(r.fixed.tp, divisors(r.gpus))) {
+    if (tp > r.cluster.gpus_per_node && !r.fixed.tp) continue;
+    if (r.model.heads % tp != 0 || r.model.kv_heads % tp != 0) continue;
+    if (r.model.gated_mlp() && r.model.ffn_hidden % tp != 0) continue;  // pp run splits the MLP's columns
+    for (int cp : context_parallel_options(r, tp)) add_layouts(r, tp, cp, &layouts);
   }
   return layouts;
 }

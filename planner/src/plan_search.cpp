@@ -10,8 +10,9 @@
 namespace pp {
 
 std::string describe_layout(const Layout& l) {
-  std::string text = fmt::format("tp={} pp={} dp={}, micro-batch {} x {}, {}", l.tp, l.pp, l.dp,
-                                 l.microbatch_size, l.microbatches, l.schedule);
+  std::string text = l.cp > 1 ? fmt::format("tp={} cp={} pp={} dp={}", l.tp, l.cp, l.pp, l.dp)
+                              : fmt::format("tp={} pp={} dp={}", l.tp, l.pp, l.dp);
+  text += fmt::format(", micro-batch {} x {}, {}", l.microbatch_size, l.microbatches, l.schedule);
   if (l.virtual_stages > 1) text += fmt::format(" V={}", l.virtual_stages);
   if (l.checkpoint_interval == 0) {
     text += l.selective_recompute ? ", selective recompute" : ", no recompute";
@@ -192,7 +193,7 @@ RankedPlan ranked_of(const Scored& s) {
 }
 
 bool any_choice_fixed(const PlanChoices& f) {
-  return f.tp || f.pp || f.dp || f.microbatch_size || f.microbatches || f.schedule || f.virtual_stages ||
+  return f.tp || f.cp || f.pp || f.dp || f.microbatch_size || f.microbatches || f.schedule || f.virtual_stages ||
          f.checkpoint_interval || f.selective_recompute || f.distributed_optimizer || f.tp_overlap;
 }
 

@@ -319,7 +319,7 @@ PY
 then ok "a plan with the distributed optimizer and tp overlap says so, and what pp run does differently"
 else not_ok "distributed optimizer and tp overlap plan" "exit $RC" "$(head -c 400 "$TMP/err")"; fi
 run plan "${L8[@]}" --tp 2 --dp 4 --distributed-optimizer off --tp-overlap off --top 1
-if [ "$RC" -eq 0 ] && grep -Eq '^ 1 +2 +2 +4 .* 0 +- +- ' "$TMP/out" && ! grep -q 'differently' "$TMP/err"; then
+if [ "$RC" -eq 0 ] && grep -Eq '^ 1 +2 +1 +2 +4 .* 0 +- +- ' "$TMP/out" && ! grep -q 'differently' "$TMP/err"; then
   ok "--distributed-optimizer off and --tp-overlap off are kept, and the table shows them"
 else not_ok "choices off" "exit $RC" "$(head -c 600 "$TMP/out")"; fi
 
@@ -356,6 +356,19 @@ for m in mistral-7b qwen2-7b gpt-neox-20b; do
 done
 printf '{"model_type": "mixtral", "hidden_size": 4096, "num_local_experts": 8}' > "$TMP/moe.json"
 expect_error "a mixture-of-experts config is refused by name" 2 "mixture-of-experts" plan --model "$TMP/moe.json" --gpus 8 --global-batch 8
+
+# Context parallelism.
+expect_error "--cp takes a number or auto" 2 "--cp" plan "${L8[@]}" --cp two
+expect_error "--cp needs flash attention" 2 "--cp above 1 needs flash attention" plan "${L8[@]}" --cp 2 --no-flash-attention
+run plan --model llama3-8b --cluster dgx-h100 --gpus 16 --global-batch 64 --seq-len 16384 --cp 4 --json
+if [ "$RC" -eq 0 ] && python3 - "$TMP/out" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+assert p["cp"] == 4 and p["tp"] * p["cp"] * p["pp"] * p["dp"] == 16, p
+assert p["runnable_by_pp_run"] is False and any("--cp 1" in o for o in p["pp_run_obstacles"])
+PY
+then ok "a context-parallel plan says cp, and what pp run needs instead"
+else not_ok "cp plan" "exit $RC" "$(head -c 400 "$TMP/err")"; fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

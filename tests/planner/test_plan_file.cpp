@@ -206,6 +206,23 @@ TEST(PlanFile, DistributedOptimizerAndTpOverlapReadBackAndDiffer) {
   EXPECT_TRUE(contains(parse_error(doc), "tp_overlap")) << parse_error(doc);
 }
 
+TEST(PlanFile, ContextParallelPlansReadBackAndPpRunSaysWhatToChange) {
+  PlanRequest r = request("llama3-8b", "dgx-h100", 16, 64, 8192);
+  r.fixed.cp = 2;
+  const Plan plan = best_plan(r);
+  EXPECT_EQ(plan.layout.tp * plan.layout.cp * plan.layout.pp * plan.layout.dp, 16);
+  const Plan back = parse_plan(plan_to_json_text(plan), "p.json");
+  EXPECT_EQ(back.layout.cp, 2);
+  const std::vector<std::string> why = pp_run_obstacles(back);
+  ASSERT_EQ(why.size(), 1u);
+  EXPECT_TRUE(contains(why[0], "--cp 1")) << why[0];
+  nlohmann::json doc = nlohmann::json::parse(plan_to_json_text(plan));
+  doc.erase("cp");  // plans written before cp read as cp 1
+  EXPECT_EQ(parse_plan(doc.dump(), "p.json").layout.cp, 1);
+  doc["cp"] = 0;
+  EXPECT_TRUE(contains(parse_error(doc), "cp")) << parse_error(doc);
+}
+
 TEST(Search, FixedVirtualStagesChooseTheSchedule) {
   PlanRequest r = request("llama3-8b", "dgx-h100", 8, 64, 2048);
   r.fixed.virtual_stages = 2;

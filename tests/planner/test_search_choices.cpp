@@ -183,14 +183,16 @@ TEST(SearchChoices, AutoTriesBothWaysWhereTheyApplyAndKeepsFixedOnes) {
   };
   const auto distributed = seen([](const Layout& l) { return std::make_pair(l.dp > 1 ? 2 : 1, l.distributed_optimizer); });
   EXPECT_EQ(distributed, (std::set<std::pair<int, bool>>{{1, false}, {2, false}, {2, true}}));
+  // tp overlap only hides time, so auto takes it wherever it applies.
   const auto overlap = seen([](const Layout& l) { return std::make_pair(l.tp > 1 ? 2 : 1, l.tp_overlap); });
-  EXPECT_EQ(overlap, (std::set<std::pair<int, bool>>{{1, false}, {2, false}, {2, true}}));
+  EXPECT_EQ(overlap, (std::set<std::pair<int, bool>>{{1, false}, {2, true}}));
   r.fixed.distributed_optimizer = false;
-  r.fixed.tp_overlap = true;
+  r.fixed.tp_overlap = false;
   for (const Layout& l : enumerate_layouts(r)) {
     EXPECT_FALSE(l.distributed_optimizer);
-    EXPECT_EQ(l.tp_overlap, l.tp > 1);
+    EXPECT_FALSE(l.tp_overlap);
   }
+  r.fixed.tp_overlap = true;
   r.memory.sequence_parallel = false;
   EXPECT_THROW(check_plan_request(r), Error);
   r.fixed.tp_overlap.reset();
@@ -211,6 +213,76 @@ TEST(VersusAuto, AFixedLayoutIsSetBesideTheAutoChoiceWithWhy) {
   EXPECT_LT(chosen.predicted.step_time_s, fixed.plans.front().plan.predicted.step_time_s);
   const std::string& why = fixed.versus_auto->why;
   EXPECT_NE(why.find("step time vs every choice auto: more pipeline bubble"), std::string::npos) << why;
+}
+
+// Context parallelism: each GPU holds s/cp of every sequence, does 1/cp of the causal attention
+// and passes key/value chunks around the ring in cp-1 steps beside it.
+TEST(ContextParallelism, SplitsTheTokensAndTheAttentionAndRingsTheKeysAndValues) {
+  const ModelConfig model = load_model("llama3-70b");
+  GpuSpec gpu = load_cluster("dgx-h100").gpu;
+  const LinkSpec link = load_cluster("dgx-h100").intra_node;
+  auto block = [&](int cp, int seq, double overlap_cost) {
+    gpu.kernels.overlap_cost = overlap_cost;
+    const KernelContext c{&model, 1, seq, 8, true, true, false, &gpu, &link, false, false, cp, &link};
+    return layer_kernels(LayerKind::kBlock, c);
+  };
+  auto kernel_ms = [](const std::vector<Kernel>& list, const std::string& name) {
+    for (const Kernel& k : list) {
+      if (name == k.name) return k.ms;
+    }
+    return -1.0;
+  };
+  // The linear layers see 32768/4 tokens: the same GEMMs as one GPU's 8192-token sequence.
+  const LayerKernels cp4 = block(4, 32768, 0.5), cp1 = block(1, 8192, 0.5);
+  EXPECT_DOUBLE_EQ(kernel_ms(cp4.forward, "qkv"), kernel_ms(cp1.forward, "qkv"));
+  // 1/4 of the causal work of 32768 tokens is 4 times that of 8192.
+  const double attention = kernel_ms(cp4.forward, "flash attention");
+  const double launch = gpu.kernels.kernel_launch_s * 1e3;
+  EXPECT_NEAR(attention - launch, 4 * (kernel_ms(cp1.forward, "flash attention") - launch), 1e-9);
+  // The ring: 3 steps of 8192 tokens x 2 (K and V) x 1024/8 values x 2 bytes; free overlap hides
+  // them behind a quarter of the attention each, full-cost overlap hides nothing.
+  const double step = (link.latency_s + 2.0 * 8192 * 2 * (1024 / 8) / link.bandwidth_bytes_per_s) * 1e3;
+  ASSERT_LT(step, attention / 4);
+  EXPECT_EQ(kernel_ms(block(4, 32768, 0.0).forward, "context-parallel key/value ring"), -1.0);  // 0: not listed
+  EXPECT_NEAR(kernel_ms(block(4, 32768, 1.0).forward, "context-parallel key/value ring"), 3 * step, 1e-12);
+  // Activations are per token: a cp-split block keeps what a sequence of s/cp keeps.
+  MemoryOptions o;
+  PlanRequest r = request("llama3-70b", "dgx-h100", 64, 64, 32768);
+  r.memory_limit_bytes = 400 * kGiB;
+  Layout l;
+  l.tp = 8;
+  l.cp = 4;
+  l.pp = 2;
+  l.dp = 1;
+  l.microbatches = 64;
+  l.distributed_optimizer = true;
+  const Candidate c = evaluate_layout(r, analytic_profile(r.model, 1, 32768), l);
+  ASSERT_TRUE(c.fits) << c.why_not;
+  EXPECT_DOUBLE_EQ(c.costs[1].activation_bytes, block_activation_bytes(r.model, 1, 8192, 8, o));
+  // The optimizer state is sharded over the dp x cp = 4 GPUs holding the same weights.
+  EXPECT_DOUBLE_EQ(c.costs[1].static_bytes,
+                   analytic_profile(r.model, 1, 32768).layers[1].params / 8 * static_bytes_per_param(4, true, o));
+}
+
+TEST(ContextParallelism, TriedForLongSequencesAndCheckedWhenFixed) {
+  auto tried = [](int seq) {
+    PlanRequest r = request("llama3-70b", "dgx-h100", 256, 256, seq);
+    std::set<int> out;
+    for (const Layout& l : enumerate_layouts(r)) out.insert(l.cp);
+    return out;
+  };
+  EXPECT_EQ(tried(4096), (std::set<int>{1}));
+  EXPECT_EQ(tried(8192), (std::set<int>{1, 2}));
+  EXPECT_EQ(tried(131072), (std::set<int>{1, 2, 4, 8, 16, 32}));
+  PlanRequest r = request("llama3-70b", "dgx-h100", 64, 64, 8192);
+  r.fixed.cp = 3;
+  EXPECT_THROW(check_plan_request(r), Error);  // does not divide 64 GPUs
+  r.fixed.cp = 2;
+  r.seq_len = 8190;
+  EXPECT_THROW(check_plan_request(r), Error);  // 2 x cp chunks
+  r.seq_len = 8192;
+  r.memory.flash_attention = false;
+  EXPECT_THROW(check_plan_request(r), Error);
 }
 
 }  // namespace

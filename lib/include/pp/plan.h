@@ -20,8 +20,9 @@ inline constexpr int kMaxTensorParallel = 1 << 16;  // tp
 
 struct Layout {
   int tp = 1;                   // tensor-parallel degree
+  int cp = 1;                   // context-parallel degree: each sequence's tokens over cp GPUs
   int pp = 1;                   // pipeline stages (ranks of one pipeline)
-  int dp = 1;                   // data-parallel replicas
+  int dp = 1;                   // data-parallel replicas (GPUs: tp x cp x pp x dp)
   int microbatch_size = 1;      // sequences per micro-batch
   int microbatches = 1;         // micro-batches per global batch per replica
   std::string schedule = "1f1b";

@@ -4,7 +4,7 @@
 // every elementwise kernel by the bytes it moves, and the tensor-parallel collectives, less what
 // the backward overlaps with its GEMMs. docs/cost-model.md ("Time") lists each kernel's bytes.
 //
-// Shapes: b sequences of s tokens per micro-batch, n = b*s tokens; h hidden, f the MLP width, kv
+// Shapes: b sequences of s tokens per micro-batch, n = b*s/cp tokens per GPU; h hidden, f the MLP width, kv
 // the key/value width, a heads of width d = h/a, V the vocabulary, t the tensor-parallel degree.
 // With sequence parallelism (t > 1) the norms, residual adds and dropouts run on n/t tokens.
 
@@ -52,6 +52,12 @@ struct KernelContext {
   // transposed, for the other GEMM that reads it) by a 4-byte-per-element kernel; the attention
   // core and the LM head stay bf16, as Megatron-LM with Transformer Engine runs them.
   bool fp8 = false;
+  // Context parallelism (needs flash attention): each GPU holds s/cp of every sequence's tokens
+  // (n = b*s/cp), does 1/cp of the causal attention work (Megatron-LM's load-balanced split) and
+  // passes the key/value chunks around the cp ring in cp-1 steps beside it (in the backward the
+  // key/value chunks and their gradients), over cp_link.
+  int cp = 1;
+  const LinkSpec* cp_link = nullptr;
 };
 
 // The kernels of one layer of the given kind on one GPU.

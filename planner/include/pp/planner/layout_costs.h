@@ -33,10 +33,12 @@ std::vector<LayerCost> layer_costs(const ModelProfile& profile, const ModelConfi
                                    const ClusterSpec& cluster, const Layout& layout,
                                    const MemoryOptions& memory);
 
-// The link joining pipeline ranks `from` and `to` (GPUs ordered tp fastest, then dp, then pp:
-// Megatron-LM's order; the first GPUs of the two ranks on one node or not), and the link the
-// data-parallel group's all-reduce is limited by.
+// The link joining pipeline ranks `from` and `to` (GPUs ordered tp fastest, then cp, then dp,
+// then pp: Megatron-LM's order; the first GPUs of the two ranks on one node or not), the link the
+// data-parallel group's (dp x cp GPUs') gradient reduction is limited by, and the context-parallel
+// ring's.
 const LinkSpec& pipeline_link(const ClusterSpec& cluster, const Layout& layout, int from, int to);
 const LinkSpec& data_parallel_link(const ClusterSpec& cluster, const Layout& layout);
+const LinkSpec& context_parallel_link(const ClusterSpec& cluster, const Layout& layout);
 
 }  // namespace pp

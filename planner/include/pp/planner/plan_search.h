@@ -23,14 +23,16 @@ namespace pp {
 // finalist's schedule is simulated action by action (pp x V x M stage-micro-batches).
 inline constexpr int kMaxPlanBlocks = 2048;                 // transformer blocks of the model
 inline constexpr long long kMaxPlanStageMicrobatches = 1 << 16;  // pp x V x M of a layout
+// Auto tries context parallelism that leaves each GPU at least this many tokens of a sequence.
+inline constexpr int kMinAutoContextParallelTokens = 4096;
 
 // Fixed choices; an empty optional means "auto".
 struct PlanChoices {
-  std::optional<int> tp, pp, dp, microbatch_size, microbatches, virtual_stages, checkpoint_interval;
+  std::optional<int> tp, cp, pp, dp, microbatch_size, microbatches, virtual_stages, checkpoint_interval;
   std::optional<std::string> schedule;
   std::optional<bool> selective_recompute;  // auto: tried where attention is not fused
   std::optional<bool> distributed_optimizer;  // auto: tried where dp > 1
-  std::optional<bool> tp_overlap;             // auto: tried where tp > 1 with sequence parallelism
+  std::optional<bool> tp_overlap;             // auto: on where tp > 1 with sequence parallelism
 };
 
 struct PlanRequest {
