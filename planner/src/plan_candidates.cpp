@@ -128,9 +128,13 @@ void fill_stages(const PlanRequest& r, const ModelProfile& profile, const Partit
   plan.stages.clear();
   std::vector<double> rank_bytes(l.pp, 0), rank_transient(l.pp, 0);
   const int stages = l.pp * l.virtual_stages;
-  const double boundary_bytes =
-      2.0 * profile.microbatch_size * profile.seq_len / l.cp * r.model.hidden /
-      (r.memory.sequence_parallel ? l.tp : 1);
+  // A boundary's activation (bf16, b x s/cp tokens): each of the tp GPUs sends its 1/tp of it
+  // (sequence parallelism, or Megatron-LM's scatter/gather optimisation), and without sequence
+  // parallelism the receivers all-gather it again over the node's link.
+  const double activation_bytes = 2.0 * profile.microbatch_size * profile.seq_len / l.cp * r.model.hidden;
+  const double boundary_bytes = activation_bytes / l.tp;
+  const double regather_ms =
+      r.memory.sequence_parallel ? 0 : all_gather_ms(activation_bytes, l.tp, r.cluster.intra_node);
   for (int v = 0; v < stages; ++v) {
     StagePlan s;
     s.stage = v;
@@ -150,7 +154,7 @@ void fill_stages(const PlanRequest& r, const ModelProfile& profile, const Partit
     rank_bytes[s.rank] += c->inflight[v] * activation;
     if (v + 1 < stages) {
       const LinkSpec& link = pipeline_link(r.cluster, l, s.rank, rank_of_stage(l, v + 1));
-      s.p2p_ms = (link.latency_s + boundary_bytes / link.bandwidth_bytes_per_s) * 1e3;
+      s.p2p_ms = (link.latency_s + boundary_bytes / link.bandwidth_bytes_per_s) * 1e3 + regather_ms;
     }
     plan.stages.push_back(s);
   }

@@ -34,4 +34,10 @@ void bm_plan_llama3_8b_64_gpus(benchmark::State& state) {
 }
 BENCHMARK(bm_plan_llama3_8b_64_gpus)->Unit(benchmark::kMillisecond);
 
+// Long context: 128K-token sequences, where the search tries cp up to 32.
+void bm_plan_llama3_405b_16384_gpus_128k(benchmark::State& state) {
+  run(state, request("llama3-405b", "dgx-h100", 16384, 128, 131072));
+}
+BENCHMARK(bm_plan_llama3_405b_16384_gpus_128k)->Unit(benchmark::kMillisecond);
+
 }  // namespace

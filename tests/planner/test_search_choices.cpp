@@ -285,5 +285,27 @@ TEST(ContextParallelism, TriedForLongSequencesAndCheckedWhenFixed) {
   EXPECT_THROW(check_plan_request(r), Error);
 }
 
+// A stage boundary crosses nodes as tp pieces of 1/tp each (sequence parallelism, or the
+// scatter/gather optimisation without it, which then all-gathers the pieces over NVLink).
+TEST(PipelineBoundary, EachTensorParallelRankSendsItsPiece) {
+  for (bool sp : {true, false}) {
+    PlanRequest r = request("llama3-70b", "dgx-h100", 64, 64, 4096);
+    r.memory.sequence_parallel = sp;
+    r.memory_limit_bytes = 400 * kGiB;
+    Layout l;
+    l.tp = 8;
+    l.pp = 8;
+    l.microbatches = 64;
+    l.sequence_parallel = sp;
+    const Candidate c = evaluate_layout(r, analytic_profile(r.model, 1, 4096), l);
+    ASSERT_TRUE(c.fits) << c.why_not;
+    const LinkSpec& ib = r.cluster.inter_node;  // tp 8 fills a node: every boundary crosses nodes
+    const double activation = 2.0 * 4096 * 8192;
+    const double expected = (ib.latency_s + activation / 8 / ib.bandwidth_bytes_per_s) * 1e3 +
+                            (sp ? 0 : all_gather_ms(activation, 8, r.cluster.intra_node));
+    EXPECT_NEAR(c.plan.stages[0].p2p_ms, expected, 1e-12) << sp;
+  }
+}
+
 }  // namespace
 }  // namespace pp
