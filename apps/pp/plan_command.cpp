@@ -33,12 +33,15 @@ Examples:
           --profile measured.json --show-profile
   pp plan --model korthikanti-22b --cluster dgx-a100-80gb --gpus 8 --global-batch 4 --tp 8 \
           --microbatch-size 4 --no-flash-attention --show-kernels   # where a layer's time goes
+  pp plan --model llama3-405b --cluster dgx-h100 --gpus 1024 --global-batch 512 --seq-len 8192 \
+          --tp 8 --pp 8 --cp 2 --precision fp8   # a published layout: pp says what it would pick instead
   pp simulate --plan plan.json --svg plan.svg     # see the chosen schedule over time
 
 Models: a Hugging Face config.json, or a shipped name ({models}).
 Clusters: a cluster file, or a shipped name ({clusters}).
 The global batch is in sequences of --seq-len tokens. pp plan notes when the chosen plan is not
-one pp run can execute (tp must divide the heads, the key/value heads and a micro-batch's tokens). -o - writes the plan alone to stdout.
+one pp run can execute (tp must divide the heads, the key/value heads and a micro-batch's tokens;
+cp 1; GPT-2 or Llama layers), and what pp run would do differently (FP8, sharding, overlap). -o - writes the plan alone to stdout.
 Exit codes: 0 a plan; 2 invalid input; 3 nothing fits (the reasons say what would);
 4 a file cannot be read or written. Details: docs/cost-model.md, docs/exit-codes.md.)";
 
