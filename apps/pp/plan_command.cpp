@@ -173,22 +173,13 @@ std::string with_versus_auto(const std::string& plan_text, const PlanSearchResul
   nlohmann::ordered_json doc = nlohmann::ordered_json::parse(plan_text);
   const Plan& other = result.versus_auto->plan.plan;
   const Layout& l = other.layout;
-  doc["versus_auto"] = {{"layout", describe_layout(l)},
-                        {"tp", l.tp},
-                        {"cp", l.cp},
-                        {"pp", l.pp},
-                        {"dp", l.dp},
-                        {"microbatch_size", l.microbatch_size},
-                        {"microbatches", l.microbatches},
-                        {"schedule", l.schedule},
-                        {"virtual_stages", l.virtual_stages},
-                        {"checkpoint_interval", l.checkpoint_interval},
-                        {"selective_recompute", l.selective_recompute},
-                        {"distributed_optimizer", l.distributed_optimizer},
-                        {"tp_overlap", l.tp_overlap},
-                        {"step_time_s", other.predicted.step_time_s},
-                        {"peak_memory_bytes", other.predicted.peak_memory_bytes},
-                        {"why", result.versus_auto->why}};
+  nlohmann::ordered_json versus = {{"layout", describe_layout(l)}};
+  const nlohmann::ordered_json layout = layout_to_json(l);
+  for (auto it = layout.begin(); it != layout.end(); ++it) versus[it.key()] = it.value();
+  versus["step_time_s"] = other.predicted.step_time_s;
+  versus["peak_memory_bytes"] = other.predicted.peak_memory_bytes;
+  versus["why"] = result.versus_auto->why;
+  doc["versus_auto"] = std::move(versus);
   return doc.dump(2) + "\n";
 }
 

@@ -174,6 +174,22 @@ std::vector<std::string> pp_run_obstacles(const Plan& p) {
   return out;
 }
 
+nlohmann::ordered_json layout_to_json(const Layout& l) {
+  return {{"tp", l.tp},
+          {"cp", l.cp},
+          {"pp", l.pp},
+          {"dp", l.dp},
+          {"microbatch_size", l.microbatch_size},
+          {"microbatches", l.microbatches},
+          {"schedule", l.schedule},
+          {"virtual_stages", l.virtual_stages},
+          {"checkpoint_interval", l.checkpoint_interval},
+          {"sequence_parallel", l.sequence_parallel},
+          {"selective_recompute", l.selective_recompute},
+          {"distributed_optimizer", l.distributed_optimizer},
+          {"tp_overlap", l.tp_overlap}};
+}
+
 std::vector<std::string> pp_run_differences(const Plan& p) {
   std::vector<std::string> out;
   if (p.layout.distributed_optimizer && p.layout.dp > 1) {
@@ -205,36 +221,26 @@ std::string plan_to_json_text(const Plan& p) {
                {"global_batch", p.global_batch},
                {"seq_len", p.seq_len},
                {"profile", p.profile},
-               {"precision", p.precision},
-               {"tp", l.tp},
-               {"cp", l.cp},
-               {"pp", l.pp},
-               {"dp", l.dp},
-               {"microbatch_size", l.microbatch_size},
-               {"microbatches", l.microbatches},
-               {"schedule", l.schedule},
-               {"virtual_stages", l.virtual_stages},
-               {"checkpoint_interval", l.checkpoint_interval},
-               {"sequence_parallel", l.sequence_parallel},
-               {"selective_recompute", l.selective_recompute},
-               {"distributed_optimizer", l.distributed_optimizer},
-               {"tp_overlap", l.tp_overlap},
-               {"stages", std::move(stages)},
-               {"reduce_ms", p.reduce_ms},
-               {"optimizer_ms", p.optimizer_ms},
-               {"predicted",
-                {{"step_time_s", r.step_time_s},
-                 {"bubble_fraction", r.bubble_fraction},
-                 {"tokens_per_s", r.tokens_per_s},
-                 {"model_tflops_per_gpu", r.model_tflops_per_gpu},
-                 {"hardware_tflops_per_gpu", r.hardware_tflops_per_gpu},
-                 {"mfu", r.mfu},
-                 {"peak_memory_bytes", r.peak_memory_bytes}}},
-               {"runnable_by_pp_run", obstacles.empty()},
-               {"pp_run_obstacles", obstacles},
-               {"pp_run_differences", pp_run_differences(p)},
-               {"model_config", model_config_to_json(p.model_config)},
-               {"cluster_spec", cluster_to_json(p.cluster_spec)}};
+               {"precision", p.precision}};
+  const ojson layout = layout_to_json(l);
+  for (auto it = layout.begin(); it != layout.end(); ++it) doc[it.key()] = it.value();
+  const ojson rest = {{"stages", std::move(stages)},
+                      {"reduce_ms", p.reduce_ms},
+                      {"optimizer_ms", p.optimizer_ms},
+                      {"predicted",
+                       {{"step_time_s", r.step_time_s},
+                        {"bubble_fraction", r.bubble_fraction},
+                        {"tokens_per_s", r.tokens_per_s},
+                        {"model_tflops_per_gpu", r.model_tflops_per_gpu},
+                        {"hardware_tflops_per_gpu", r.hardware_tflops_per_gpu},
+                        {"mfu", r.mfu},
+                        {"peak_memory_bytes", r.peak_memory_bytes}}},
+                      {"runnable_by_pp_run", obstacles.empty()},
+                      {"pp_run_obstacles", obstacles},
+                      {"pp_run_differences", pp_run_differences(p)},
+                      {"model_config", model_config_to_json(p.model_config)},
+                      {"cluster_spec", cluster_to_json(p.cluster_spec)}};
+  for (auto it = rest.begin(); it != rest.end(); ++it) doc[it.key()] = it.value();
   return doc.dump(2) + "\n";
 }
 

@@ -4,6 +4,7 @@
 // the model's config and the cluster inside ("model_config", "cluster_spec"), so a plan needs no
 // other file; version 1 plans are still read, their model and cluster loaded by name.
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,9 @@ std::vector<std::string> pp_run_obstacles(const Plan& plan);
 // trains (the optimizer state kept whole on every replica, communication not overlapped with
 // GEMMs), so that its memory or time may differ from the prediction; empty when none.
 std::vector<std::string> pp_run_differences(const Plan& plan);
+
+// The layout's fields as a plan file writes them ("tp", "cp", ..., "tp_overlap").
+nlohmann::ordered_json layout_to_json(const Layout& layout);
 
 // A version 2 plan file, with "runnable_by_pp_run", "pp_run_obstacles" and "pp_run_differences"
 // (derived, not read back).
