@@ -108,6 +108,10 @@ std::vector<std::string> request_notes(const PlanOptions& o, const PlanRequest& 
   if (r.measured) {
     const std::string mismatch = profile_device_mismatch(*r.measured, r.cluster);
     if (!mismatch.empty()) notes.push_back("warning: --profile: " + mismatch);
+    if (r.memory.fp8) {
+      notes.push_back("note: --profile: the measured layer times are used as measured; --precision fp8 changes "
+                      "only the memory model, not them");
+    }
   }
   return notes;
 }
@@ -130,7 +134,10 @@ PlanRequest request_of(const PlanOptions& o) {
   if (o.schedule != "auto") r.fixed.schedule = o.schedule;
   if (o.selective_recompute != "auto") r.fixed.selective_recompute = o.selective_recompute == "on";
   if (o.distributed_optimizer != "auto") r.fixed.distributed_optimizer = o.distributed_optimizer == "on";
-  if (o.shard_optimizer) r.fixed.distributed_optimizer = true;
+  if (o.shard_optimizer) {
+    if (o.distributed_optimizer == "off") throw_invalid("--shard-optimizer and --distributed-optimizer off conflict");
+    r.fixed.distributed_optimizer = true;
+  }
   if (o.tp_overlap != "auto") r.fixed.tp_overlap = o.tp_overlap == "on";
   const double memory = r.cluster.gpu.memory_bytes;
   r.memory_limit_bytes = o.mem_limit_gib > 0 ? o.mem_limit_gib * kGiB : memory * (1 - kReserveFraction);
@@ -243,7 +250,7 @@ void add_plan_command(CLI::App& app) {
   cmd->add_option("--profile", o->profile, "Measured per-layer profile (docs/profile-format.md)");
   cmd->add_option("--distributed-optimizer", o->distributed_optimizer,
                   "on: optimizer state sharded over dp (ZeRO-1, gradients reduce-scattered, weights "
-                  "all-gathered); off; or auto (tried where dp > 1)")
+                  "all-gathered); off; or auto (tried where dp x cp > 1)")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "on", "off"}));
   cmd->add_flag("--shard-optimizer", o->shard_optimizer, "The same as --distributed-optimizer on");

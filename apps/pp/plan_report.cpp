@@ -75,13 +75,15 @@ void print_profile(const PlanRequest& r) {
   layout.microbatch_size = b;
   layout.tp = r.fixed.tp.value_or(1);
   layout.cp = r.fixed.cp.value_or(1);
+  layout.tp_overlap = r.fixed.tp_overlap.value_or(true) && layout.tp > 1 && r.memory.sequence_parallel;
+  layout.distributed_optimizer = r.fixed.distributed_optimizer.value_or(false);
   layout.sequence_parallel = r.memory.sequence_parallel;
   layout.checkpoint_interval = r.fixed.checkpoint_interval.value_or(0);
   layout.selective_recompute = r.fixed.selective_recompute.value_or(false);
   const auto costs = layer_costs(p, r.model, r.cluster, layout, r.memory);
   const int ms = decimals_for(column(costs, [](const LayerCost& c) { return c.wgrad_ms > 0 ? std::min(c.forward_ms, c.wgrad_ms) : c.forward_ms; }));
-  fmt::print("per-layer profile: {} ({}), micro-batch {} x {} tokens, tp={}, checkpoint interval {}{} on {}\n",
-             r.model.name, p.origin, b, r.seq_len, layout.tp, layout.checkpoint_interval,
+  fmt::print("per-layer profile: {} ({}), micro-batch {} x {} tokens, tp={} cp={}, checkpoint interval {}{} on {}\n",
+             r.model.name, p.origin, b, r.seq_len, layout.tp, layout.cp, layout.checkpoint_interval,
              layout.selective_recompute ? " with selective recompute" : "", r.cluster.gpu.name);
   fmt::print("{:>10} {:>12} {:>14} {:>12} {:>13} {:>11} {:>10} {:>10} {:>10}\n", "layer",
              "fwd GFLOP", "params", "param MiB", "act MiB/mb", "out MiB", "fwd ms", "bwd ms",
@@ -104,7 +106,7 @@ void print_kernels(const PlanRequest& r) {
   layout.cp = r.fixed.cp.value_or(1);
   const KernelContext context{&r.model, b, r.seq_len, tp, r.memory.sequence_parallel,
                               r.memory.flash_attention, r.memory.dropout, &r.cluster.gpu,
-                              &r.cluster.intra_node, r.fixed.tp_overlap.value_or(false), r.memory.fp8,
+                              &r.cluster.intra_node, r.fixed.tp_overlap.value_or(true), r.memory.fp8,
                               layout.cp, &context_parallel_link(r.cluster, layout)};
   const bool sp = tp > 1 && r.memory.sequence_parallel;
   fmt::print("kernels of one GPU, micro-batch {} x {} tokens{}, tp {}{}{}{}, on {} (ms):\n", b, r.seq_len,

@@ -221,7 +221,8 @@ std::string plan_to_json_text(const Plan& p) {
                {"global_batch", p.global_batch},
                {"seq_len", p.seq_len},
                {"profile", p.profile},
-               {"precision", p.precision}};
+               {"precision", p.precision},
+               {"grad_dtype", p.grad_dtype}};
   const ojson layout = layout_to_json(l);
   for (auto it = layout.begin(); it != layout.end(); ++it) doc[it.key()] = it.value();
   const ojson rest = {{"stages", std::move(stages)},
@@ -261,8 +262,18 @@ Plan parse_plan(const std::string& text, const std::string& origin) {
     p.precision = f.text("precision");
     if (p.precision != "bf16" && p.precision != "fp8") f.fail("precision", "must be \"bf16\" or \"fp8\"");
   }
+  if (f.has("grad_dtype")) {
+    p.grad_dtype = f.text("grad_dtype");
+    if (p.grad_dtype != "fp32" && p.grad_dtype != "bf16") f.fail("grad_dtype", "must be \"fp32\" or \"bf16\"");
+  }
   read_layout(f, &p.layout);
   const Layout& l = p.layout;
+  if (1LL * l.tp * l.cp * l.pp * l.dp != p.gpus) {
+    f.fail("gpus", fmt::format("{} is not tp x cp x pp x dp = {} x {} x {} x {}", p.gpus, l.tp, l.cp, l.pp, l.dp));
+  }
+  if (l.cp > 1 && p.seq_len % (2 * l.cp) != 0) {
+    f.fail("cp", fmt::format("{} needs seq_len a multiple of {} (2 x cp chunks)", l.cp, 2 * l.cp));
+  }
   if (!doc.contains("stages") || !doc.at("stages").is_array()) f.fail("stages", "must be a list");
   const auto& stages = doc.at("stages");
   if (stages.size() != static_cast<std::size_t>(l.pp) * l.virtual_stages) {

@@ -101,6 +101,9 @@ class Builder {
   void backward_comm(const char* name, double ms) {
     if (ms > 0) out_.backward.push_back({name, KernelKind::kCommunication, ms, false, false});
   }
+  void ring(const char* name, double ms, bool forward) {
+    if (ms > 0) (forward ? out_.forward : out_.backward).push_back({name, KernelKind::kContextRing, ms, false, false});
+  }
   void forward_attention(const char* name, double ms) {
     out_.forward.push_back({name, KernelKind::kAttention, ms, false, true});
   }
@@ -192,7 +195,7 @@ void attention_core_forward(Builder& k) {
   if (d.flash) {
     const double ms = fused_attention_ms(causal_attention_flops(d), k.gpu());
     k.forward_attention("flash attention", ms);
-    k.forward_comm("context-parallel key/value ring", cp_ring_ms(k, ms, 1));
+    k.ring("context-parallel key/value ring", cp_ring_ms(k, ms, 1), true);
     return;
   }
   const double scores = d.b * d.heads * d.s * d.s;
@@ -207,7 +210,7 @@ void attention_core_backward(Builder& k) {
   if (d.flash) {
     const double ms = fused_attention_ms(2.5 * causal_attention_flops(d), k.gpu());
     k.backward_attention("flash attention backward", ms);
-    k.backward_comm("context-parallel key/value ring backward", cp_ring_ms(k, ms, 2));
+    k.ring("context-parallel key/value ring backward", cp_ring_ms(k, ms, 2), false);
     return;
   }
   const double scores = d.b * d.heads * d.s * d.s;

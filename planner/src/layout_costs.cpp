@@ -47,13 +47,14 @@ void set_memory(const LayerProfile& l, const ModelConfig& model, const Layout& l
   const int t = layout.tp;
   const int b = p.microbatch_size;
   const int s = p.seq_len / layout.cp;  // every activation is per token; cp needs flash attention
+  c->params = l.params / t;
   c->static_bytes = l.params / t * static_bytes_per_param(layout.dp * layout.cp, layout.distributed_optimizer, o);
   // FP8 GEMMs read cached FP8 copies of the block's weights, and of their transposes.
   if (o.fp8 && l.kind == LayerKind::kBlock) c->static_bytes += 2 * l.params / t;
   if (l.kind == LayerKind::kHead) {
     c->activation_bytes = head_activation_bytes(model, b, s, t, o);
   } else if (l.kind == LayerKind::kBlock) {
-    const double full = l.measured_activation_bytes ? *l.measured_activation_bytes / t
+    const double full = l.measured_activation_bytes ? *l.measured_activation_bytes / (double(t) * layout.cp)
                                                     : block_activation_bytes(model, b, s, t, o);
     const double selective_saving = layout.selective_recompute ? attention_scores_bytes(model, b, s, t, o) : 0;
     c->activation_bytes = c->recomputed ? block_checkpoint_bytes(model, b, s, t, o) : full - selective_saving;

@@ -87,7 +87,7 @@ std::vector<int> context_parallel_options(const PlanRequest& r, int tp) {
   std::vector<int> out = {1};
   if (!r.memory.flash_attention) return out;
   for (int cp = 2; r.seq_len / cp >= kMinAutoContextParallelTokens; cp *= 2) {
-    if (r.seq_len % (2 * cp) == 0 && r.gpus % (tp * cp) == 0) out.push_back(cp);
+    if (r.seq_len % (2 * cp) == 0 && r.gpus % (1LL * tp * cp) == 0) out.push_back(cp);
   }
   return out;
 }
@@ -179,9 +179,8 @@ void fill_step_end(const PlanRequest& r, Candidate* c) {
   // The gradients are reduced, and the optimizer state sharded, over the dp x cp GPUs that hold
   // the same parameters.
   const int replicas = l.dp * l.cp;
-  const double bytes_per_param = static_bytes_per_param(replicas, l.distributed_optimizer, r.memory);
   for (const StagePlan& s : plan.stages) {
-    for (int i = s.first_layer; i <= s.last_layer; ++i) params[s.rank] += c->costs[i].static_bytes / bytes_per_param;
+    for (int i = s.first_layer; i <= s.last_layer; ++i) params[s.rank] += c->costs[i].params;
   }
   const double hbm = attained_memory_bandwidth(r.cluster.gpu);
   // For each parameter it updates, the step reads the main gradient, reads and writes the fp32
@@ -258,6 +257,10 @@ void check_plan_request(const PlanRequest& r) {
   if (f.cp && (*f.cp < 1 || r.gpus % *f.cp != 0)) {
     throw_invalid(fmt::format("--cp {} does not divide --gpus {}", *f.cp, r.gpus));
   }
+  if (f.tp && f.cp && r.gpus % (1LL * *f.tp * *f.cp) != 0) {
+    throw_invalid(fmt::format("--tp {} x --cp {} = {} does not divide --gpus {}", *f.tp, *f.cp,
+                              1LL * *f.tp * *f.cp, r.gpus));
+  }
   if (f.cp && *f.cp > 1 && r.seq_len % (2 * *f.cp) != 0) {
     throw_invalid(fmt::format("--cp {} needs --seq-len a multiple of {} (2 x cp chunks, balanced for causal attention)",
                               *f.cp, 2 * *f.cp));
@@ -307,14 +310,15 @@ namespace {
 
 // The layouts of one tp x cp choice: every pp, dp, micro-batch, schedule and switch.
 void add_layouts(const PlanRequest& r, int tp, int cp, std::vector<Layout>* layouts) {
-  for (int pp : options(r.fixed.pp, divisors(r.gpus / (tp * cp)))) {
-    if (r.gpus % (tp * cp * pp) != 0 || pp > total_layers(r) || pp > kMaxRanks) continue;
-    const int dp = r.gpus / (tp * cp * pp);
+  if (r.gpus % (1LL * tp * cp) != 0) return;
+  for (int pp : options(r.fixed.pp, divisors(static_cast<int>(r.gpus / (1LL * tp * cp))))) {
+    if (r.gpus % (1LL * tp * cp * pp) != 0 || pp > total_layers(r) || pp > kMaxRanks) continue;
+    const int dp = static_cast<int>(r.gpus / (1LL * tp * cp * pp));
     if ((r.fixed.dp && *r.fixed.dp != dp) || r.global_batch % dp != 0) continue;
     const int per_replica = r.global_batch / dp;
     for (int b : options(r.fixed.microbatch_size, {1, 2, 4, 8, 16})) {
       if (per_replica % b != 0) continue;
-      if ((1LL * b * r.seq_len) % tp != 0) continue;  // pp run splits a micro-batch's tokens over tp
+      if ((1LL * b * r.seq_len / cp) % tp != 0) continue;  // a GPU's tokens split over tp
       const int m = per_replica / b;
       if (r.fixed.microbatches && *r.fixed.microbatches != m) continue;
       for (const std::string& schedule : schedule_options(r, pp)) {

@@ -90,6 +90,7 @@ void fill_plan_header(const PlanRequest& r, Plan* plan) {
   plan->seq_len = r.seq_len;
   plan->profile = r.profile_origin;
   plan->precision = r.memory.fp8 ? "fp8" : "bf16";
+  plan->grad_dtype = r.memory.gradient_bytes == 2 ? "bf16" : "fp32";
 }
 
 // The busiest rank's share of time in tensor-parallel communication and in recompute.
@@ -207,12 +208,14 @@ std::optional<AutoComparison> versus_auto(const PlanRequest& r, const RankedPlan
   AutoComparison c{result.plans.front(), ""};
   const double fixed_s = fixed_best.plan.predicted.step_time_s;
   const double auto_s = c.plan.plan.predicted.step_time_s;
-  if (auto_s < fixed_s * (1 - 1e-9)) {
+  if (describe_layout(c.plan.plan.layout) == describe_layout(fixed_best.plan.layout)) {
+    c.why = "the fixed choices' #1 is the plan the auto search picks";
+  } else if (auto_s < fixed_s * (1 - 1e-9)) {
     c.why = "the fixed choices' #1 is " + why_behind(c.plan, fixed_best, "every choice auto");
   } else {
     c.why = fmt::format("the fixed choices' #1 is as fast or faster ({:.3g} s vs {:.3g} s): the auto search, "
-                        "which simulates only its 12 best by the closed form, did not reach it",
-                        fixed_s, auto_s);
+                        "which simulates only its {} best by the closed form, did not reach it",
+                        fixed_s, auto_s, r.simulate_top);
   }
   return c;
 }
@@ -266,7 +269,7 @@ std::vector<std::string> infeasible_reasons(const PlanRequest& r, const std::vec
   std::vector<std::string> reasons;
   if (layouts.empty()) {
     reasons.push_back(fmt::format(
-        "no layout: --global-batch {} on {} GPUs admits no tp x pp x dp with dp dividing the "
+        "no layout: --global-batch {} on {} GPUs admits no tp x cp x pp x dp with dp dividing the "
         "batch, tp dividing the {} heads, pp at most the {} layers, pp x V x micro-batches at "
         "most {}, and the fixed choices",
         r.global_batch, r.gpus, r.model.heads, r.model.layers + 2, kMaxPlanStageMicrobatches));

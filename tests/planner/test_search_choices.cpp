@@ -245,6 +245,8 @@ TEST(ContextParallelism, SplitsTheTokensAndTheAttentionAndRingsTheKeysAndValues)
   ASSERT_LT(step, attention / 4);
   EXPECT_EQ(kernel_ms(block(4, 32768, 0.0).forward, "context-parallel key/value ring"), -1.0);  // 0: not listed
   EXPECT_NEAR(kernel_ms(block(4, 32768, 1.0).forward, "context-parallel key/value ring"), 3 * step, 1e-12);
+  // The ring is not tensor-parallel communication: that is the same as for 8192 tokens on one GPU.
+  EXPECT_NEAR(block(4, 32768, 1.0).communication_ms(), block(1, 8192, 1.0).communication_ms(), 1e-12);
   // Activations are per token: a cp-split block keeps what a sequence of s/cp keeps.
   MemoryOptions o;
   PlanRequest r = request("llama3-70b", "dgx-h100", 64, 64, 32768);
@@ -283,6 +285,24 @@ TEST(ContextParallelism, TriedForLongSequencesAndCheckedWhenFixed) {
   r.seq_len = 8192;
   r.memory.flash_attention = false;
   EXPECT_THROW(check_plan_request(r), Error);
+}
+
+// FP8 weight copies are memory, not parameters: the optimizer step and the gradient reduction
+// touch the same parameters in either precision.
+TEST(DistributedOptimizer, Fp8WeightCopiesDoNotCountAsParameters) {
+  PlanRequest r = request("llama3-8b", "dgx-h100", 16, 64, 4096);
+  r.memory_limit_bytes = 400 * kGiB;
+  Layout l;
+  l.tp = 2;
+  l.pp = 2;
+  l.dp = 4;
+  l.microbatches = 16;
+  const Candidate bf16 = evaluate_layout(r, analytic_profile(r.model, 1, 4096), l);
+  r.memory.fp8 = true;
+  const Candidate fp8 = evaluate_layout(r, analytic_profile(r.model, 1, 4096), l);
+  ASSERT_TRUE(bf16.fits && fp8.fits);
+  for (int rank = 0; rank < 2; ++rank) EXPECT_DOUBLE_EQ(fp8.plan.optimizer_ms[rank], bf16.plan.optimizer_ms[rank]);
+  EXPECT_GT(fp8.costs[1].static_bytes, bf16.costs[1].static_bytes);
 }
 
 // A stage boundary crosses nodes as tp pieces of 1/tp each (sequence parallelism, or the

@@ -84,6 +84,7 @@ struct Plan {
   PlanPrediction predicted;
   std::string profile;  // "analytic" or the measured profile's path
   std::string precision = "bf16";  // of the blocks' linear GEMMs the prediction assumes: bf16 | fp8
+  std::string grad_dtype = "fp32";  // of the main gradients the prediction assumes: fp32 | bf16
 };
 
 // Why `pp run` cannot execute this plan today (a tp that does not divide the heads or a

@@ -16,7 +16,8 @@
 
 namespace pp {
 
-enum class KernelKind { kGemm, kAttention, kMemory, kCommunication };
+// kCommunication: tensor-parallel collectives; kContextRing: context parallelism's key/value ring.
+enum class KernelKind { kGemm, kAttention, kMemory, kCommunication, kContextRing };
 
 struct Kernel {
   const char* name = "";  // e.g. "qkv", "qkv wgrad", "softmax", "mlp all-reduce"
@@ -31,7 +32,7 @@ struct LayerKernels {
   double forward_ms() const;
   double backward_ms() const;
   double wgrad_ms() const;                // the backward's weight-gradient kernels
-  double communication_ms() const;        // forward and backward, exposed
+  double communication_ms() const;        // tensor-parallel, forward and backward, exposed
   double attention_core_forward_ms() const;
 };
 

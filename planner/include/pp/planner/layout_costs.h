@@ -19,6 +19,7 @@ struct LayerCost {
   double wgrad_ms = 0;         // weight-gradient part of backward_ms
   double recompute_ms = 0;     // the forward repeated in the backward (0 when not recomputed)
   double tp_comm_ms = 0;       // tensor-parallel communication in forward + backward
+  double params = 0;           // parameters held on one GPU (its 1/t share)
   double static_bytes = 0;     // weights, gradients, optimizer state on one GPU
   double activation_bytes = 0; // kept per in-flight micro-batch on one GPU
   double transient_bytes = 0;  // working memory while recomputing
