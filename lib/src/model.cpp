@@ -103,8 +103,9 @@ nlohmann::ordered_json rope_scaling_to_json(const RopeScaling& r) {
           {"original_max_position_embeddings", r.original_max_positions}};
 }
 
-// The keys Llama, Mistral, Qwen2 and Nemotron share.
-void read_decoder_shape(const JsonFields& f, ModelConfig* m) {
+// The keys Llama, Mistral, Qwen2, Nemotron and GPT-NeoX share. `default_ffn` > 0 stands in for
+// a missing intermediate_size (else it is required).
+void read_decoder_shape(const JsonFields& f, ModelConfig* m, long long default_ffn = 0) {
   m->hidden = f.integer("hidden_size", 1, kBig);
   m->layers = static_cast<int>(f.integer("num_hidden_layers", 1, 1 << 20));
   m->heads = static_cast<int>(f.integer("num_attention_heads", 1, 1 << 20));
@@ -114,7 +115,8 @@ void read_decoder_shape(const JsonFields& f, ModelConfig* m) {
   if (m->heads % m->kv_heads != 0) {
     f.fail("num_key_value_heads", "must divide num_attention_heads");
   }
-  m->ffn_hidden = f.integer("intermediate_size", 1, kBig);
+  m->ffn_hidden = default_ffn > 0 && !f.has("intermediate_size") ? default_ffn
+                                                                   : f.integer("intermediate_size", 1, kBig);
   m->vocab = f.integer("vocab_size", 1, kBig);
   m->max_positions = f.integer("max_position_embeddings", 1, kBig);
   m->tied_embeddings = f.has("tie_word_embeddings") ? f.boolean("tie_word_embeddings") : false;
@@ -140,14 +142,8 @@ void read_nemotron(const JsonFields& f, ModelConfig* m) {
 
 // GPT-NeoX (and Pythia): GELU MLP, LayerNorm, biases, a partial rotary embedding.
 void read_neox(const JsonFields& f, ModelConfig* m) {
-  m->hidden = f.integer("hidden_size", 1, kBig);
-  m->layers = static_cast<int>(f.integer("num_hidden_layers", 1, 1 << 20));
-  m->heads = static_cast<int>(f.integer("num_attention_heads", 1, 1 << 20));
-  m->kv_heads = m->heads;
-  m->ffn_hidden = f.has("intermediate_size") ? f.integer("intermediate_size", 1, kBig) : 4 * m->hidden;
-  m->vocab = f.integer("vocab_size", 1, kBig);
-  m->max_positions = f.integer("max_position_embeddings", 1, kBig);
-  m->tied_embeddings = f.has("tie_word_embeddings") ? f.boolean("tie_word_embeddings") : false;
+  read_decoder_shape(f, m, 4 * f.integer("hidden_size", 1, kBig));
+  m->kv_heads = m->heads;  // no grouped-query attention
   m->rope_theta = f.has("rotary_emb_base") ? f.number("rotary_emb_base", 1.0, 1e12) : 10000.0;
   m->norm_eps = f.has("layer_norm_eps") ? f.number("layer_norm_eps", kMinEps, 1.0) : 1e-5;
   m->partial_rotary = f.has("rotary_pct") ? f.number("rotary_pct", 0.0, 1.0) : 0.25;
@@ -194,32 +190,30 @@ nlohmann::ordered_json model_config_to_json(const ModelConfig& m) {
     j["vocab_size"] = m.vocab;
     j["n_positions"] = m.max_positions;
     j["layer_norm_epsilon"] = m.norm_eps;
-  } else if (m.family == ModelFamily::kNeoX) {
-    j["model_type"] = "gpt_neox";
-    j["hidden_size"] = m.hidden;
-    j["num_hidden_layers"] = m.layers;
-    j["num_attention_heads"] = m.heads;
-    j["intermediate_size"] = m.ffn_hidden;
-    j["vocab_size"] = m.vocab;
-    j["max_position_embeddings"] = m.max_positions;
-    j["rotary_emb_base"] = m.rope_theta;
-    j["rotary_pct"] = m.partial_rotary;
-    j["layer_norm_eps"] = m.norm_eps;
   } else {
-    j["model_type"] = m.family == ModelFamily::kNemotron ? "nemotron" : m.model_type.empty() ? "llama" : m.model_type;
+    // The keys Llama, Mistral, Qwen2, Nemotron and GPT-NeoX share, then each family's own.
+    const std::string llama_type = m.model_type.empty() ? "llama" : m.model_type;
+    j["model_type"] = m.family == ModelFamily::kNeoX       ? "gpt_neox"
+                      : m.family == ModelFamily::kNemotron ? "nemotron"
+                                                           : llama_type;
     j["hidden_size"] = m.hidden;
     j["num_hidden_layers"] = m.layers;
     j["num_attention_heads"] = m.heads;
-    j["num_key_value_heads"] = m.kv_heads;
+    if (m.family != ModelFamily::kNeoX) j["num_key_value_heads"] = m.kv_heads;
     j["intermediate_size"] = m.ffn_hidden;
     j["vocab_size"] = m.vocab;
     j["max_position_embeddings"] = m.max_positions;
-    j["rope_theta"] = m.rope_theta;
-    if (m.family == ModelFamily::kNemotron) {
+    if (m.family == ModelFamily::kNeoX) {
+      j["rotary_emb_base"] = m.rope_theta;
+      j["rotary_pct"] = m.partial_rotary;
+      j["layer_norm_eps"] = m.norm_eps;
+    } else if (m.family == ModelFamily::kNemotron) {
+      j["rope_theta"] = m.rope_theta;
       j["hidden_act"] = "relu2";
       j["norm_eps"] = m.norm_eps;
       j["partial_rotary_factor"] = m.partial_rotary;
     } else {
+      j["rope_theta"] = m.rope_theta;
       j["rms_norm_eps"] = m.norm_eps;
       j["rope_scaling"] = rope_scaling_to_json(m.rope_scaling);
     }

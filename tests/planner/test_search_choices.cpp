@@ -19,13 +19,19 @@ namespace {
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 
-Layout gpt3_interleaved_layout() {
+// A 1F1B layout of micro-batch size 1 with these degrees and micro-batch count.
+Layout degrees(int tp, int cp, int pp, int dp, int microbatches) {
   Layout l;
-  l.tp = 8;
-  l.pp = 8;
-  l.dp = 16;
-  l.microbatch_size = 1;
-  l.microbatches = 96;
+  l.tp = tp;
+  l.cp = cp;
+  l.pp = pp;
+  l.dp = dp;
+  l.microbatches = microbatches;
+  return l;
+}
+
+Layout gpt3_interleaved_layout() {
+  Layout l = degrees(8, 1, 8, 16, 96);
   l.schedule = "interleaved";
   l.virtual_stages = 4;
   l.checkpoint_interval = 0;
@@ -84,11 +90,7 @@ Candidate evaluated(bool distributed) {
   PlanRequest r = request("llama3-8b", "dgx-h100", 16, 64, 4096);
   r.overlap_dp_allreduce = false;
   r.memory_limit_bytes = 400 * kGiB;
-  Layout l;
-  l.tp = 2;
-  l.pp = 2;
-  l.dp = 4;
-  l.microbatches = 16;
+  Layout l = degrees(2, 1, 2, 4, 16);
   l.distributed_optimizer = distributed;
   return evaluate_layout(r, analytic_profile(r.model, 1, 4096), l);
 }
@@ -251,12 +253,7 @@ TEST(ContextParallelism, SplitsTheTokensAndTheAttentionAndRingsTheKeysAndValues)
   MemoryOptions o;
   PlanRequest r = request("llama3-70b", "dgx-h100", 64, 64, 32768);
   r.memory_limit_bytes = 400 * kGiB;
-  Layout l;
-  l.tp = 8;
-  l.cp = 4;
-  l.pp = 2;
-  l.dp = 1;
-  l.microbatches = 64;
+  Layout l = degrees(8, 4, 2, 1, 64);
   l.distributed_optimizer = true;
   const Candidate c = evaluate_layout(r, analytic_profile(r.model, 1, 32768), l);
   ASSERT_TRUE(c.fits) << c.why_not;
@@ -292,11 +289,7 @@ TEST(ContextParallelism, TriedForLongSequencesAndCheckedWhenFixed) {
 TEST(DistributedOptimizer, Fp8WeightCopiesDoNotCountAsParameters) {
   PlanRequest r = request("llama3-8b", "dgx-h100", 16, 64, 4096);
   r.memory_limit_bytes = 400 * kGiB;
-  Layout l;
-  l.tp = 2;
-  l.pp = 2;
-  l.dp = 4;
-  l.microbatches = 16;
+  const Layout l = degrees(2, 1, 2, 4, 16);
   const Candidate bf16 = evaluate_layout(r, analytic_profile(r.model, 1, 4096), l);
   r.memory.fp8 = true;
   const Candidate fp8 = evaluate_layout(r, analytic_profile(r.model, 1, 4096), l);
@@ -312,10 +305,7 @@ TEST(PipelineBoundary, EachTensorParallelRankSendsItsPiece) {
     PlanRequest r = request("llama3-70b", "dgx-h100", 64, 64, 4096);
     r.memory.sequence_parallel = sp;
     r.memory_limit_bytes = 400 * kGiB;
-    Layout l;
-    l.tp = 8;
-    l.pp = 8;
-    l.microbatches = 64;
+    Layout l = degrees(8, 1, 8, 1, 64);
     l.sequence_parallel = sp;
     const Candidate c = evaluate_layout(r, analytic_profile(r.model, 1, 4096), l);
     ASSERT_TRUE(c.fits) << c.why_not;
