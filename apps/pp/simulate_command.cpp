@@ -142,8 +142,11 @@ void print_text(const SimulateOptions& o, const SimulationResult& r) {
                                                  plural(s.stage_count(), "virtual stage"))
                                    : "",
              s.action_count());
-  fmt::print("makespan {:.3f} ms, bubble {:.2f}%{}\n\n", r.metrics.makespan_ms,
+  fmt::print("makespan {:.3f} ms, bubble {:.2f}%{}\n", r.metrics.makespan_ms,
              100 * r.metrics.bubble_fraction, closed_form_note(o, r));
+  fmt::print("steady state (optimizer step not synchronising the ranks): step {:.3f} ms, bubble "
+             "{:.2f}%\n\n",
+             r.metrics.steady_step_ms, 100 * r.metrics.steady_bubble_fraction);
   const GanttOptions gantt{o.width > 0 ? o.width : terminal_width(),
                            !o.no_color && color_terminal()};
   fmt::print("{}\n{}", render_gantt(r.timeline, gantt), rank_table(r.metrics));
@@ -214,6 +217,19 @@ void check_compare_flags(const SimulateOptions& o) {
   }
 }
 
+// Per-rank peaks, "4 3.5 3 2.5"; past 8 ranks the first four, "...", and the last two.
+std::string peak_cells(const std::vector<double>& peaks) {
+  std::vector<std::string> cells;
+  for (std::size_t r = 0; r < peaks.size(); ++r) {
+    if (peaks.size() > 8 && r >= 4 && r + 2 < peaks.size()) {
+      if (r == 4) cells.emplace_back("...");
+      continue;
+    }
+    cells.push_back(fmt::format("{:.4g}", peaks[r]));
+  }
+  return fmt::format("{}", fmt::join(cells, " "));
+}
+
 void run_compare(const SimulateOptions& o) {
   check_compare_flags(o);
   const auto rows = compare_schedules(expand_schedule_names(o.schedules), o.microbatches, o.stages,
@@ -226,7 +242,9 @@ void run_compare(const SimulateOptions& o) {
       if (row.unsupported.empty()) {
         item["makespan_ms"] = row.makespan_ms;
         item["bubble_fraction"] = row.bubble_fraction;
+        item["steady_bubble_fraction"] = row.steady_bubble_fraction;
         item["peak_inflight_microbatches"] = row.peak_inflight_microbatches;
+        item["peak_inflight_per_rank"] = row.peak_per_rank;
       } else {
         item["unsupported"] = row.unsupported;
       }
@@ -240,18 +258,20 @@ void run_compare(const SimulateOptions& o) {
   }
   fmt::print("{} stages; costs per stage per micro-batch: F {} ms, B {} ms\n\n", o.stages,
              fmt::join(o.fwd_ms, ","), fmt::join(o.bwd_ms, ","));
-  fmt::print("{:<12} {:>3} {:>6} {:>13} {:>8} {:>10}\n", "schedule", "V", "M", "makespan ms",
-             "bubble", "peak live");
+  fmt::print("{:<12} {:>3} {:>6} {:>13} {:>8} {:>8}  {}\n", "schedule", "V", "M", "makespan ms",
+             "bubble", "steady", "peak live per rank (rank 0 first)");
   for (const ComparisonRow& row : rows) {
     if (!row.unsupported.empty()) {
       fmt::print("{:<12} {:>3} {:>6}   n/a: {}\n", row.schedule, row.virtual_stages,
                  row.microbatches, row.unsupported);
       continue;
     }
-    fmt::print("{:<12} {:>3} {:>6} {:>13.3f} {:>7.2f}% {:>10.4g}\n", row.schedule,
+    fmt::print("{:<12} {:>3} {:>6} {:>13.3f} {:>7.2f}% {:>7.2f}%  {}\n", row.schedule,
                row.virtual_stages, row.microbatches, row.makespan_ms, 100 * row.bubble_fraction,
-               row.peak_inflight_microbatches);
+               100 * row.steady_bubble_fraction, peak_cells(row.peak_per_rank));
   }
+  fmt::print("\nsteady: the bubble step after step when the optimizer step does not hold the ranks "
+             "together (docs/metrics.md)\n");
 }
 
 }  // namespace

@@ -143,6 +143,18 @@ std::vector<InflightPoint> series_of(const std::vector<const TimelineEvent*>& co
   return series;
 }
 
+// From the rank's first compute action's start to its last one's end (0 with none).
+double span_of(const std::vector<const TimelineEvent*>& compute) {
+  if (compute.empty()) return 0;
+  double first = compute.front()->start_ms;
+  double last = 0;
+  for (const TimelineEvent* e : compute) {
+    first = std::min(first, e->start_ms);
+    last = std::max(last, e->end_ms);
+  }
+  return last - first;
+}
+
 }  // namespace
 
 std::vector<InflightPoint> inflight_series(const Timeline& t, int rank) {
@@ -164,10 +176,15 @@ TimelineMetrics compute_metrics(const Timeline& t) {
     for (const InflightPoint& p : series_of(views[r].compute, t.chunks_per_rank)) {
       rm.peak_inflight_microbatches = std::max(rm.peak_inflight_microbatches, p.microbatches);
     }
+    rm.span_ms = span_of(views[r].compute);
     idle += rm.idle_ms;
+    m.steady_step_ms = std::max(m.steady_step_ms, rm.span_ms);
     m.ranks.push_back(rm);
   }
   m.bubble_fraction = (t.ranks > 0 && m.makespan_ms > 0) ? idle / (t.ranks * m.makespan_ms) : 0;
+  double steady_idle = 0;
+  for (const RankMetrics& rm : m.ranks) steady_idle += std::max(0.0, m.steady_step_ms - rm.busy_ms);
+  m.steady_bubble_fraction = (t.ranks > 0 && m.steady_step_ms > 0) ? steady_idle / (t.ranks * m.steady_step_ms) : 0;
   return m;
 }
 

@@ -63,6 +63,16 @@ SimulationResult run_simulation(const SimulationRequest& request) {
   return result;
 }
 
+// The chunks per rank a comparison row runs: the generator's fixed count, else the requested V
+// where the generator takes it, else at least 2 for those that need it, else 1.
+int comparison_chunks(const ScheduleGenerator& g, int ranks, int m, int requested) {
+  if (g.fixed_chunks > 0) return g.fixed_chunks;
+  for (int v : {requested, std::max(2, requested), 1}) {
+    if (g.unsupported({ranks, m, v}).empty()) return v;
+  }
+  return requested;
+}
+
 std::vector<ComparisonRow> compare_schedules(const std::vector<std::string>& schedules,
                                              const std::vector<int>& microbatch_counts, int ranks,
                                              int virtual_stages, const PerRankCosts& costs) {
@@ -73,7 +83,7 @@ std::vector<ComparisonRow> compare_schedules(const std::vector<std::string>& sch
       ComparisonRow row;
       row.schedule = name;
       row.microbatches = m;
-      row.virtual_stages = name == "interleaved" ? std::max(2, virtual_stages) : 1;
+      row.virtual_stages = comparison_chunks(generator, ranks, m, virtual_stages);
       SimulationRequest request;
       request.schedule_name = name;
       request.spec = {ranks, m, row.virtual_stages};
@@ -83,7 +93,9 @@ std::vector<ComparisonRow> compare_schedules(const std::vector<std::string>& sch
         const SimulationResult result = run_simulation(request);
         row.makespan_ms = result.metrics.makespan_ms;
         row.bubble_fraction = result.metrics.bubble_fraction;
+        row.steady_bubble_fraction = result.metrics.steady_bubble_fraction;
         for (const RankMetrics& r : result.metrics.ranks) {
+          row.peak_per_rank.push_back(r.peak_inflight_microbatches);
           row.peak_inflight_microbatches =
               std::max(row.peak_inflight_microbatches, r.peak_inflight_microbatches);
         }

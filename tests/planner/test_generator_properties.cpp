@@ -38,7 +38,8 @@ void check_all(const std::string& name, int v) {
   for (int k = 1; k <= 32; ++k) {
     for (int m = 1; m <= 128; ++m) {
       const ScheduleSpec spec{k, m, v};
-      const std::string why = find_schedule_generator(name).unsupported(spec);
+      const ScheduleGenerator& generator = find_schedule_generator(name);
+      const std::string why = generator.unsupported({k, m, chunks_for(generator, v)});
       if (!why.empty()) {
         try {
           generate_schedule(name, spec);
@@ -70,6 +71,23 @@ TEST(GeneratorProperties, OneFOneB) { check_all("1f1b", 1); }
 TEST(GeneratorProperties, InterleavedTwoChunks) { check_all("interleaved", 2); }
 TEST(GeneratorProperties, InterleavedFourChunks) { check_all("interleaved", 4); }
 TEST(GeneratorProperties, ZbH1) { check_all("zb-h1", 1); }
+TEST(GeneratorProperties, InterleavedThreeChunks) { check_all("interleaved", 3); }
+TEST(GeneratorProperties, LoopedBfs) { check_all("looped-bfs", 1); }
+TEST(GeneratorProperties, LoopedBfsThreeChunks) { check_all("looped-bfs", 3); }
+TEST(GeneratorProperties, ZbH2) { check_all("zb-h2", 1); }
+TEST(GeneratorProperties, Zb1pTwoChunks) { check_all("zb1p", 2); }
+TEST(GeneratorProperties, Zb1pThreeChunks) { check_all("zb1p", 3); }
+TEST(GeneratorProperties, ZbV) { check_all("zb-v", 2); }
+TEST(GeneratorProperties, VHalf) { check_all("v-half", 2); }
+TEST(GeneratorProperties, VMin) { check_all("v-min", 2); }
+TEST(GeneratorProperties, DualPipeV) { check_all("dualpipev", 2); }
+TEST(GeneratorProperties, VShapeDefaultsToTwoChunks) {
+  for (const char* name : {"zb-v", "v-half", "v-min", "dualpipev"}) {
+    const Schedule s = generate_schedule(name, {4, 8, 1});
+    EXPECT_EQ(s.chunks_per_rank, 2) << name;
+    EXPECT_EQ(s.placement, v_shape_placement(4)) << name;
+  }
+}
 
 TEST(GeneratorProperties, UndefinedCombinationsAreRefusedClearly) {
   auto message = [](const std::string& name, ScheduleSpec spec) {
@@ -80,7 +98,10 @@ TEST(GeneratorProperties, UndefinedCombinationsAreRefusedClearly) {
     }
     return std::string("(accepted)");
   };
-  EXPECT_NE(message("interleaved", {4, 6, 2}).find("multiple"), std::string::npos);
+  EXPECT_EQ(message("interleaved", {4, 6, 2}), "(accepted)");
+  EXPECT_NE(message("dualpipev", {4, 7, 2}).find("twice as many micro-batches"), std::string::npos);
+  EXPECT_NE(message("zb-v", {4, 8, 3}).find("--virtual-stages 2"), std::string::npos);
+  EXPECT_NE(message("zb1p", {4, 8, 1}).find("--virtual-stages"), std::string::npos);
   EXPECT_NE(message("interleaved", {4, 8, 1}).find("--virtual-stages"), std::string::npos);
   EXPECT_NE(message("zb-h1", {4, 8, 2}).find("--virtual-stages"), std::string::npos);
   EXPECT_NE(message("gpipe", {0, 8, 1}).find("--stages"), std::string::npos);

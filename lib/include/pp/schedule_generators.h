@@ -37,11 +37,18 @@ struct ScheduleGenerator {
   std::string (*unsupported)(const ScheduleSpec& spec);
   // The placement of stages on ranks for this spec.
   std::vector<std::vector<int>> (*placement)(const ScheduleSpec& spec);
-  // Appends the compute actions of `rank` in execution order.
+  // Appends the compute actions of `rank` in execution order (per-rank generators), or null.
   void (*emit_rank)(const ScheduleSpec& spec, int rank, std::vector<Action>* out);
+  // Builds every rank's compute actions with REDUCE and STEP at once (play-out generators), or
+  // null. Exactly one of emit_rank and build is set.
+  Schedule (*build)(const ScheduleSpec& spec) = nullptr;
+  // Chunks per rank the schedule always has (2 for the V-shape ones), or 0 when it takes
+  // --virtual-stages. A fixed count accepts --virtual-stages 1 (the default) or that count.
+  int fixed_chunks = 0;
 };
 
-// The registry, in the order tables list them: gpipe, 1f1b, interleaved, zb-h1.
+// The registry, in the order tables list them: gpipe, 1f1b, interleaved, looped-bfs, zb-h1,
+// zb-h2, zb1p, zb-v, v-half, v-min, dualpipev.
 const std::vector<ScheduleGenerator>& schedule_generators();
 
 // An upper bound of the actions of the generator's schedule for `spec` once lowered, computed
@@ -61,8 +68,8 @@ const ScheduleGenerator& find_schedule_generator(std::string_view name);
 std::string schedule_names();
 
 // Generates the (unlowered) schedule. Throws pp::Error(kInvalidInput) with a one-line reason when
-// the spec is out of range or the schedule is not defined for it (say interleaved with M not a
-// multiple of K).
+// the spec is out of range or the schedule is not defined for it (say dualpipev with M < 2K).
+// A V-shape schedule given --virtual-stages 1 runs its 2 chunks (chunks_for).
 Schedule generate_schedule(std::string_view name, const ScheduleSpec& spec);
 
 // Generator entry points (one file each under lib/src/generators/).
@@ -70,5 +77,16 @@ void emit_gpipe(const ScheduleSpec& spec, int rank, std::vector<Action>* out);
 void emit_1f1b(const ScheduleSpec& spec, int rank, std::vector<Action>* out);
 void emit_interleaved_1f1b(const ScheduleSpec& spec, int rank, std::vector<Action>* out);
 void emit_zb_h1(const ScheduleSpec& spec, int rank, std::vector<Action>* out);
+void emit_looped_bfs(const ScheduleSpec& spec, int rank, std::vector<Action>* out);
+void emit_dualpipev(const ScheduleSpec& spec, int rank, std::vector<Action>* out);
+Schedule build_zb_h2(const ScheduleSpec& spec);
+void emit_zb1p(const ScheduleSpec& spec, int rank, std::vector<Action>* out);
+void emit_zb_v(const ScheduleSpec& spec, int rank, std::vector<Action>* out);
+Schedule build_v_half(const ScheduleSpec& spec);
+Schedule build_v_min(const ScheduleSpec& spec);
+
+// The chunks per rank `generator` runs for a requested --virtual-stages: its fixed count when it
+// has one and 1 was asked (the default), else what was asked.
+int chunks_for(const ScheduleGenerator& generator, int requested_virtual_stages);
 
 }  // namespace pp

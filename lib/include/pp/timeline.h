@@ -7,6 +7,8 @@
 //   busy(r)         = sum of the durations of rank r's compute-lane events
 //   idle(r)         = makespan - busy(r);  bubble_fraction(r) = idle(r) / makespan
 //   bubble_fraction = sum_r idle(r) / (K * makespan)
+//   span(r)         = end of rank r's last compute action - start of its first
+//   steady_step     = max_r span(r);  steady_bubble_fraction = sum_r (steady_step - busy(r)) / (K * steady_step)
 // Idle time is split by cause, gap by gap (see attribute_gap in timeline.cpp):
 //   comm       the part of a gap during which the input the rank waited for was on the wire
 //   warmup     waiting, before the rank's first backward, for the pipeline to fill
@@ -64,12 +66,20 @@ struct RankMetrics {
   // a chunk from the start of its forward to the end of its last backward part (B, or W for split
   // backwards); each chunk counts 1/V, so the unit is one micro-batch of a whole stage.
   double peak_inflight_microbatches = 0;
+  // From the rank's first compute action's start to its last one's end.
+  double span_ms = 0;
   BubbleCauses causes;
 };
 
 struct TimelineMetrics {
   double makespan_ms = 0;
   double bubble_fraction = 0;
+  // Step after step, when the optimizer step does not hold the ranks together (the zero-bubble
+  // papers' post-validation, or the step of one batch overlapping the next): the step time is the
+  // longest rank span, and the bubble what the ranks idle within it. The papers' "bubble rate"
+  // of ZB-H2, ZB-V, V-Half and V-Min is this figure. pp run's step is synchronous (makespan).
+  double steady_step_ms = 0;
+  double steady_bubble_fraction = 0;
   std::vector<RankMetrics> ranks;
 };
 

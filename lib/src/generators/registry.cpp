@@ -18,9 +18,31 @@ std::string interleaved_unsupported(const ScheduleSpec& spec) {
   if (spec.virtual_stages < 2) {
     return "needs --virtual-stages of at least 2 (with 1 it is plain 1f1b)";
   }
-  if (spec.microbatches % spec.ranks != 0) {
-    return fmt::format("needs the micro-batch count (--microbatches {}) to be a multiple of the "
-                       "stage count (--stages {})",
+  return "";
+}
+
+std::string zb1p_unsupported(const ScheduleSpec& spec) {
+  if (spec.virtual_stages < 2) {
+    return "needs --virtual-stages of at least 2 (with 1 use zb-h1 or zb-h2)";
+  }
+  return "";
+}
+
+std::string any_chunks(const ScheduleSpec&) { return ""; }
+
+std::string needs_v_shape(const ScheduleSpec& spec) {
+  if (spec.virtual_stages != 2) {
+    return fmt::format("runs two chunks per rank in V placement (--virtual-stages 2), not {}",
+                       spec.virtual_stages);
+  }
+  return "";
+}
+
+std::string dualpipev_unsupported(const ScheduleSpec& spec) {
+  if (std::string why = needs_v_shape(spec); !why.empty()) return why;
+  if (spec.microbatches < 2 * spec.ranks) {
+    return fmt::format("needs at least twice as many micro-batches as stages (--microbatches {} < "
+                       "2 x --stages {})",
                        spec.microbatches, spec.ranks);
   }
   return "";
@@ -29,6 +51,8 @@ std::string interleaved_unsupported(const ScheduleSpec& spec) {
 std::vector<std::vector<int>> default_placement(const ScheduleSpec& spec) {
   return interleaved_placement(spec.ranks, spec.virtual_stages);
 }
+
+std::vector<std::vector<int>> v_placement(const ScheduleSpec& spec) { return v_shape_placement(spec.ranks); }
 
 void check_ranges(const ScheduleSpec& spec) {
   if (spec.ranks < 1 || spec.ranks > kMaxRanks) {
@@ -60,8 +84,22 @@ const std::vector<ScheduleGenerator>& schedule_generators() {
        default_placement, emit_1f1b},
       {"interleaved", "interleaved 1F1B, V chunks per rank (Megatron-LM order)", false,
        interleaved_unsupported, default_placement, emit_interleaved_1f1b},
+      {"looped-bfs", "looped BFS: every micro-batch through chunk 0, then chunk 1, ...", false,
+       any_chunks, default_placement, emit_looped_bfs},
       {"zb-h1", "ZB-H1 zero-bubble: backward split into input and weight gradients", true,
        needs_single_chunk, default_placement, emit_zb_h1},
+      {"zb-h2", "ZB-H2 zero-bubble: up to 2K-1 micro-batches in flight fill the warm-up", true,
+       needs_single_chunk, default_placement, nullptr, build_zb_h2},
+      {"zb1p", "interleaved zero-bubble (ZB1P): V chunks, interleaved 1F1B's memory", true,
+       zb1p_unsupported, default_placement, emit_zb1p},
+      {"zb-v", "ZB-V: two chunks per rank in V placement, 1F1B's memory", true, needs_v_shape,
+       v_placement, emit_zb_v, nullptr, 2},
+      {"v-half", "V-Half: V placement at about half of 1F1B's activation memory", true,
+       needs_v_shape, v_placement, nullptr, build_v_half, 2},
+      {"v-min", "V-Min: V placement at about a third of 1F1B's activation memory", true,
+       needs_v_shape, v_placement, nullptr, build_v_min, 2},
+      {"dualpipev", "DualPipeV: V placement, each forward beside another micro-batch's backward",
+       true, dualpipev_unsupported, v_placement, emit_dualpipev, nullptr, 2},
   };
   return generators;
 }
@@ -82,8 +120,10 @@ long long lowered_action_bound(const ScheduleGenerator& generator, const Schedul
   return units * (compute_kinds + comm_kinds) + 2LL * spec.ranks;
 }
 
-void check_schedule_size(std::string_view name, const ScheduleSpec& spec) {
+void check_schedule_size(std::string_view name, const ScheduleSpec& requested) {
   const ScheduleGenerator& generator = find_schedule_generator(name);
+  ScheduleSpec spec = requested;
+  spec.virtual_stages = chunks_for(generator, requested.virtual_stages);
   check_ranges(spec);
   const long long actions = lowered_action_bound(generator, spec);
   if (actions > kMaxScheduleActions) {
@@ -103,12 +143,20 @@ const ScheduleGenerator& find_schedule_generator(std::string_view name) {
                             schedule_names()));
 }
 
-Schedule generate_schedule(std::string_view name, const ScheduleSpec& spec) {
+int chunks_for(const ScheduleGenerator& generator, int requested_virtual_stages) {
+  if (generator.fixed_chunks > 0 && requested_virtual_stages == 1) return generator.fixed_chunks;
+  return requested_virtual_stages;
+}
+
+Schedule generate_schedule(std::string_view name, const ScheduleSpec& requested) {
   const ScheduleGenerator& generator = find_schedule_generator(name);
+  ScheduleSpec spec = requested;
+  spec.virtual_stages = chunks_for(generator, requested.virtual_stages);
   check_ranges(spec);
   if (std::string why = generator.unsupported(spec); !why.empty()) {
     throw_invalid(fmt::format("schedule '{}' {}", name, why));
   }
+  if (generator.build != nullptr) return generator.build(spec);
   Schedule schedule;
   schedule.name = std::string(name);
   schedule.ranks = spec.ranks;

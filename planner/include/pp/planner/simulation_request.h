@@ -42,11 +42,14 @@ struct ComparisonRow {
   std::string unsupported;  // non-empty: why this schedule is not defined here; no figures then
   double makespan_ms = 0;
   double bubble_fraction = 0;
+  double steady_bubble_fraction = 0;     // TimelineMetrics::steady_bubble_fraction
   double peak_inflight_microbatches = 0;  // the largest over ranks
+  std::vector<double> peak_per_rank;      // per rank, in whole-stage micro-batches
 };
 
-// One row per (schedule, micro-batch count), in the order given. Interleaved rows use
-// `virtual_stages` (2 when it is 1); the others use 1.
+// One row per (schedule, micro-batch count), in the order given. A row runs `virtual_stages`
+// chunks where its schedule takes them (at least 2 for interleaved and zb1p), the V-shape
+// schedules 2, the others 1.
 std::vector<ComparisonRow> compare_schedules(const std::vector<std::string>& schedules,
                                              const std::vector<int>& microbatch_counts, int ranks,
                                              int virtual_stages, const PerRankCosts& costs);
