@@ -6,6 +6,7 @@
 #include "json_fields.h"
 #include "pp/error.h"
 #include "pp/file_io.h"
+#include "pp/schedule_generators.h"
 
 namespace pp {
 namespace {
@@ -53,16 +54,36 @@ StagePlan stage_from_json(const nlohmann::json& j, const std::string& origin, st
   return s;
 }
 
-// Stage i is virtual stage i on rank i % pp, and the stages cover the layers 0..last in order.
+// The schedule is known and defined for the layout; returns the rank of each virtual stage from
+// its placement.
+std::vector<int> stage_ranks(const Layout& l, const JsonFields& f) {
+  const ScheduleGenerator* generator = nullptr;
+  for (const ScheduleGenerator& g : schedule_generators()) {
+    if (g.name == l.schedule) generator = &g;
+  }
+  if (generator == nullptr) f.fail("schedule", fmt::format("unknown schedule '{}' (known: {})", l.schedule, schedule_names()));
+  const ScheduleSpec spec{l.pp, l.microbatches, l.virtual_stages};
+  if (std::string why = generator->unsupported(spec); !why.empty()) f.fail("schedule", fmt::format("'{}' {}", l.schedule, why));
+  std::vector<int> rank_of(1LL * l.pp * l.virtual_stages, 0);
+  const auto placement = generator->placement(spec);
+  for (int r = 0; r < l.pp; ++r) {
+    for (int stage : placement[r]) rank_of[stage] = r;
+  }
+  return rank_of;
+}
+
+// Stage i is virtual stage i on the rank the schedule's placement gives it, and the stages cover
+// the layers 0..last in order.
 void check_stages(const Plan& p, const JsonFields& f) {
+  const std::vector<int> rank_of = stage_ranks(p.layout, f);
   int next_layer = 0;
   for (std::size_t i = 0; i < p.stages.size(); ++i) {
     const StagePlan& s = p.stages[i];
     const std::string key = fmt::format("stages[{}]", i);
     if (s.stage != static_cast<int>(i)) f.fail(key + ".stage", fmt::format("must be {}", i));
-    if (s.rank != static_cast<int>(i) % p.layout.pp) {
-      f.fail(key + ".rank", fmt::format("must be {} (stage {} mod pp {})", int(i) % p.layout.pp, i,
-                                        p.layout.pp));
+    if (s.rank != rank_of[i]) {
+      f.fail(key + ".rank", fmt::format("must be {} (where schedule {} places stage {})", rank_of[i],
+                                        p.layout.schedule, i));
     }
     if (s.first_layer != next_layer) {
       f.fail(key + ".layers", fmt::format("must start at layer {}, where the previous stage ends", next_layer));

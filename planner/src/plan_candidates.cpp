@@ -27,16 +27,13 @@ std::vector<int> options(const std::optional<int>& fixed, std::vector<int> autom
   return fixed ? std::vector<int>{*fixed} : automatic;
 }
 
-// A fixed --virtual-stages above 1 asks for the interleaved schedule; 1 rules it out.
+// Every schedule (those a fixed --virtual-stages rules out are skipped where the layouts are
+// built); on one stage every schedule is 1F1B.
 std::vector<std::string> schedule_options(const PlanRequest& r, int pp) {
   if (r.fixed.schedule) return {*r.fixed.schedule};
-  const std::optional<int>& v = r.fixed.virtual_stages;
-  if (v && *v > 1) return {"interleaved"};
-  if (pp == 1) return {"1f1b"};  // every schedule is the same on one stage
+  if (pp == 1) return {"1f1b"};
   std::vector<std::string> names;
-  for (const auto& g : schedule_generators()) {
-    if (!(v && std::string(g.name) == "interleaved")) names.emplace_back(g.name);
-  }
+  for (const auto& g : schedule_generators()) names.emplace_back(g.name);
   return names;
 }
 
@@ -48,11 +45,16 @@ std::vector<bool> selective_options(const PlanRequest& r, int checkpoint_interva
   return {false, true};
 }
 
-// Interleaving: every V that splits the blocks into pp x V equal chunks (Megatron-LM's rule),
-// or 2 and 4 where none does (pp's partitioner balances unequal chunks).
+// Chunks per rank: the V-shape schedules' 2; for those that interleave V chunks (interleaved,
+// zb1p, looped BFS) every V that splits the blocks into pp x V equal chunks (Megatron-LM's rule),
+// or 2 and 4 where none does (pp's partitioner balances unequal chunks); else 1. A fixed
+// --virtual-stages is taken as it is (layouts a schedule cannot run are skipped).
 std::vector<int> virtual_stage_options(const PlanRequest& r, const std::string& schedule, int pp) {
-  if (schedule != "interleaved") return {1};
+  const ScheduleGenerator& g = find_schedule_generator(schedule);
+  if (g.fixed_chunks > 0) return {chunks_for(g, r.fixed.virtual_stages.value_or(1))};
   if (r.fixed.virtual_stages) return {*r.fixed.virtual_stages};
+  const bool interleaves = g.unsupported({pp, 1 << 16, 2}).empty();
+  if (!interleaves) return {1};
   std::vector<int> out;
   const int blocks = r.model.layers;
   for (int v = 2; 1LL * pp * v <= blocks && v <= kMaxVirtualStages; ++v) {
@@ -92,22 +94,24 @@ std::vector<int> context_parallel_options(const PlanRequest& r, int tp) {
   return out;
 }
 
-// Micro-batches alive at the peak on pipeline rank r, in whole-stage units, as each schedule's
+ScheduleSpec spec_of(const Layout& l) { return {l.pp, l.microbatches, l.virtual_stages}; }
+
+// Micro-batches alive at the peak on pipeline rank r, in whole-stage units, as the schedule's
 // closed form says (the simulator's figure replaces it for the finalists).
 double closed_form_inflight(const Layout& l, int r) {
-  const int k = l.pp;
-  const int m = l.microbatches;
-  if (l.schedule == "gpipe") return m;
-  if (l.schedule == "zb-h1") return std::min(k, m);
-  if (l.schedule == "interleaved") {
-    const int v = l.virtual_stages;
-    const int chunks = std::min((k - r - 1) * 2 + (v - 1) * k + 1, m * v);
-    return double(chunks) / v;
-  }
-  return std::min(k - r, m);
+  return find_schedule_generator(l.schedule).peak_inflight(spec_of(l), r);
 }
 
-int rank_of_stage(const Layout& l, int v) { return v % l.pp; }
+// The pipeline rank of each virtual stage, from the schedule's placement (Megatron-LM's
+// interleaving, or the V shape).
+std::vector<int> stage_ranks(const Layout& l) {
+  const auto placement = find_schedule_generator(l.schedule).placement(spec_of(l));
+  std::vector<int> rank_of(1LL * l.pp * l.virtual_stages, 0);
+  for (int r = 0; r < l.pp; ++r) {
+    for (int stage : placement[r]) rank_of[stage] = r;
+  }
+  return rank_of;
+}
 
 PartitionRequest partition_request(const PlanRequest& r, const Candidate& c) {
   PartitionRequest p;
@@ -128,6 +132,7 @@ void fill_stages(const PlanRequest& r, const ModelProfile& profile, const Partit
   plan.stages.clear();
   std::vector<double> rank_bytes(l.pp, 0), rank_transient(l.pp, 0);
   const int stages = l.pp * l.virtual_stages;
+  const std::vector<int> rank_of_stage = stage_ranks(l);
   // A boundary's activation (bf16, b x s/cp tokens): each of the tp GPUs sends its 1/tp of it
   // (sequence parallelism, or Megatron-LM's scatter/gather optimisation), and without sequence
   // parallelism the receivers all-gather it again over the node's link.
@@ -138,7 +143,7 @@ void fill_stages(const PlanRequest& r, const ModelProfile& profile, const Partit
   for (int v = 0; v < stages; ++v) {
     StagePlan s;
     s.stage = v;
-    s.rank = rank_of_stage(l, v);
+    s.rank = rank_of_stage[v];
     s.first_layer = part.first_layer[v];
     s.last_layer = part.first_layer[v + 1] - 1;
     double activation = 0;
@@ -152,8 +157,8 @@ void fill_stages(const PlanRequest& r, const ModelProfile& profile, const Partit
       rank_transient[s.rank] = std::max(rank_transient[s.rank], lc.transient_bytes);
     }
     rank_bytes[s.rank] += c->inflight[v] * activation;
-    if (v + 1 < stages) {
-      const LinkSpec& link = pipeline_link(r.cluster, l, s.rank, rank_of_stage(l, v + 1));
+    if (v + 1 < stages && rank_of_stage[v + 1] != s.rank) {
+      const LinkSpec& link = pipeline_link(r.cluster, l, s.rank, rank_of_stage[v + 1]);
       s.p2p_ms = (link.latency_s + boundary_bytes / link.bandwidth_bytes_per_s) * 1e3 + regather_ms;
     }
     plan.stages.push_back(s);
@@ -200,7 +205,8 @@ void fill_step_end(const PlanRequest& r, Candidate* c) {
     }
     plan.optimizer_ms[rank] = params[rank] * step_bytes_per_param / hbm * 1e3;
   }
-  if (r.model.tied_embeddings && l.pp > 1) {
+  const std::vector<int> rank_of_stage = stage_ranks(l);
+  if (r.model.tied_embeddings && rank_of_stage.front() != rank_of_stage.back()) {  // V shape: one rank holds both
     const double bytes = r.memory.gradient_bytes * r.model.vocab * r.model.hidden / l.tp;
     const double tied_ms = all_reduce_ms(bytes, 2, pipeline_link(r.cluster, l, 0, l.pp - 1));
     plan.reduce_ms[0] += tied_ms;
@@ -210,17 +216,25 @@ void fill_step_end(const PlanRequest& r, Candidate* c) {
 
 double estimate_step_ms(const Candidate& c) {
   const Layout& l = c.layout;
-  std::vector<double> per_mb(l.pp, 0), zb_extra(l.pp, 0);
+  std::vector<double> per_mb(l.pp, 0), zb_extra(l.pp, 0), forward(l.pp, 0);
   double p2p = 0;
   for (const StagePlan& s : c.plan.stages) {
     per_mb[s.rank] += s.forward_ms + s.backward_ms;
     zb_extra[s.rank] += s.forward_ms + (s.backward_ms - s.wgrad_ms) - s.wgrad_ms;
+    forward[s.rank] += s.forward_ms;
     p2p = std::max(p2p, s.p2p_ms);
   }
   const double slowest = *std::max_element(per_mb.begin(), per_mb.end());
-  const double fill = l.schedule == "zb-h1"
-                          ? std::max(0.0, *std::max_element(zb_extra.begin(), zb_extra.end()))
-                          : slowest / l.virtual_stages;
+  const double zb_fill = std::max(0.0, *std::max_element(zb_extra.begin(), zb_extra.end()));
+  const double forward_fill = *std::max_element(forward.begin(), forward.end());
+  // The fill each of the K-1 stages adds, from each schedule's closed form (docs/schedules.md);
+  // v-min, which pp's list scheduler builds less tightly than the paper, counts a whole stage.
+  double fill = slowest / l.virtual_stages;
+  if (l.schedule == "zb-h1" || l.schedule == "zb1p") fill = zb_fill / l.virtual_stages;
+  if (l.schedule == "zb-h2" || l.schedule == "zb-v" || l.schedule == "dualpipev") {
+    fill = forward_fill / l.virtual_stages;
+  }
+  if (l.schedule == "v-min") fill = slowest;
   const double tail = *std::max_element(c.plan.reduce_ms.begin(), c.plan.reduce_ms.end()) +
                       *std::max_element(c.plan.optimizer_ms.begin(), c.plan.optimizer_ms.end());
   return l.microbatches * slowest + (l.pp - 1) * (fill + 2 * p2p) + tail;
@@ -290,9 +304,12 @@ void check_plan_request(const PlanRequest& r) {
                               f.microbatches.value_or(1), f.pp.value_or(1), f.virtual_stages.value_or(1),
                               fixed_size, kMaxPlanStageMicrobatches));
   }
-  if (f.schedule) find_schedule_generator(*f.schedule);
-  if (f.virtual_stages && *f.virtual_stages > 1 && f.schedule && *f.schedule != "interleaved") {
-    throw_invalid("--virtual-stages above 1 needs --schedule interleaved");
+  if (f.schedule) {
+    const ScheduleGenerator& g = find_schedule_generator(*f.schedule);
+    const ScheduleSpec spec{f.pp.value_or(1), f.microbatches.value_or(1 << 16), chunks_for(g, f.virtual_stages.value_or(1))};
+    if (std::string why = g.unsupported(spec); !why.empty()) {
+      throw_invalid(fmt::format("--schedule {} {}", *f.schedule, why));
+    }
   }
   if (r.memory.fp8 && !r.cluster.gpu.peak_flops.count("fp8")) {
     throw_invalid(fmt::format("--precision fp8: {}'s GPU ({}) states no fp8 peak (peak_tflops.fp8 in the cluster file)",
@@ -360,10 +377,8 @@ Candidate evaluate_layout(const PlanRequest& r, const ModelProfile& profile, con
   c.layout = layout;
   c.plan.layout = layout;
   c.costs = layer_costs(profile, r.model, r.cluster, layout, r.memory);
-  const int stages = layout.pp * layout.virtual_stages;
-  for (int v = 0; v < stages; ++v) {
-    c.inflight.push_back(simulated_inflight ? (*simulated_inflight)[rank_of_stage(layout, v)]
-                                            : closed_form_inflight(layout, rank_of_stage(layout, v)));
+  for (int rank : stage_ranks(layout)) {
+    c.inflight.push_back(simulated_inflight ? (*simulated_inflight)[rank] : closed_form_inflight(layout, rank));
   }
   const PartitionRequest request = partition_request(r, c);
   // With V chunks per rank, first the split that only keeps each chunk under the whole limit

@@ -35,3 +35,36 @@ TEST(IssueOrder, InterleavedLoweringCanDeadlockRendezvousSends) {
 TEST(IssueOrder, OneRankHasNothingToWaitFor) { EXPECT_TRUE(verdict("1f1b", 1, 4).completes); }
 
 }  // namespace
+
+namespace {
+
+// Which of the newer schedules pp run can put on NCCL (its rendezvous sends): ZB-H2 completes on
+// every K x M tried; those with two chunks per rank do not everywhere, and pp run then keeps them
+// off the GPU backend with the stuck group named (the trainer checks each plan's lowered list
+// before it picks the backend).
+bool completes_everywhere(const char* name, int chunks) {
+  for (int k : {2, 3, 4, 8}) {
+    for (int m : {2 * k, 3 * k, 4 * k + 1}) {
+      if (!verdict(name, k, m, chunks).completes) return false;
+    }
+  }
+  return true;
+}
+
+TEST(IssueOrder, NewerSchedulesOverNccl) {
+  EXPECT_TRUE(completes_everywhere("zb-h2", 1));
+  // Two chunks per rank: like interleaved 1F1B's, these lowerings wait across groups.
+  EXPECT_FALSE(completes_everywhere("dualpipev", 2));
+  EXPECT_FALSE(completes_everywhere("zb-v", 2));
+  for (const char* name : {"zb1p", "looped-bfs", "zb-v", "v-half", "v-min", "dualpipev"}) {
+    SCOPED_TRACE(name);
+    for (int k : {2, 3, 4}) {
+      const auto v = verdict(name, k, 4 * k, 2);
+      if (!v.completes) {
+        EXPECT_NE(v.stuck.find("waits in the group"), std::string::npos) << v.stuck;
+      }
+    }
+  }
+}
+
+}  // namespace

@@ -16,6 +16,20 @@ against 1f1b-pp4 4 --pp 4 --microbatch-size 2 --schedule 1f1b --ckpt-interval 0
 against zb-h1-pp4 4 --pp 4 --microbatch-size 2 --schedule zb-h1 --ckpt-interval 0
 against interleaved-pp4-v2 4 --pp 4 --microbatch-size 2 --schedule interleaved --virtual-stages 2 --ckpt-interval 0
 against 1f1b-pp2-dp2 4 --pp 2 --dp 2 --microbatch-size 2 --schedule 1f1b --ckpt-interval 0
+# The schedules after ZB-H1; the V-shape ones hold the first and the last stage (embedding and
+# head, which share the tied embedding) on rank 0, so no rank outside it reduces that gradient.
+against zb-h2-pp4 4 --pp 4 --microbatch-size 1 --schedule zb-h2 --ckpt-interval 0
+against zb1p-pp4-v2 4 --pp 4 --microbatch-size 1 --schedule zb1p --virtual-stages 2 --ckpt-interval 0
+against looped-bfs-pp4-v2 4 --pp 4 --microbatch-size 1 --schedule looped-bfs --virtual-stages 2 --ckpt-interval 0
+against zb-v-pp4 4 --pp 4 --microbatch-size 1 --schedule zb-v --ckpt-interval 0
+against v-half-pp4 4 --pp 4 --microbatch-size 1 --schedule v-half --ckpt-interval 0
+against v-min-pp4 4 --pp 4 --microbatch-size 1 --schedule v-min --ckpt-interval 0
+against dualpipev-pp4 4 --pp 4 --microbatch-size 1 --schedule dualpipev --ckpt-interval 0
+# Micro-batch counts that are not a multiple of the stages: 8 over 3 interleaved, and 2 (fewer
+# than the 4 stages) with 1F1B and interleaved.
+against interleaved-pp3-v2-m8 3 --pp 3 --microbatch-size 1 --schedule interleaved --virtual-stages 2 --ckpt-interval 0
+against 1f1b-pp4-m2 4 --pp 4 --microbatch-size 4 --schedule 1f1b --ckpt-interval 0
+against interleaved-pp4-v2-m2 4 --pp 4 --microbatch-size 4 --schedule interleaved --virtual-stages 2 --ckpt-interval 0
 against 1f1b-pp4-recompute-mbs1 4 --pp 4 --microbatch-size 1 --schedule 1f1b --ckpt-interval 1
 
 # The tolerances are not vacuous: a learning rate 1% off is caught.

@@ -45,6 +45,11 @@ struct ScheduleGenerator {
   // Chunks per rank the schedule always has (2 for the V-shape ones), or 0 when it takes
   // --virtual-stages. A fixed count accepts --virtual-stages 1 (the default) or that count.
   int fixed_chunks = 0;
+  // The closed form of the peak live activations on `rank`, in micro-batches of a whole stage
+  // (each chunk 1/V), with uniform stages: exact for the rule-based schedules, the memory limit
+  // for the list-scheduled ones (which may stay under it). The planner screens layouts with it
+  // and simulates its finalists.
+  double (*peak_inflight)(const ScheduleSpec& spec, int rank) = nullptr;
 };
 
 // The registry, in the order tables list them: gpipe, 1f1b, interleaved, looped-bfs, zb-h1,

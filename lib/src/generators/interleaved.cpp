@@ -39,6 +39,10 @@ std::vector<Entry> forward_table(const ScheduleSpec& spec) {
   return table;
 }
 
+long long warmup_forwards(const ScheduleSpec& spec, int rank) {
+  return 2LL * (spec.ranks - rank - 1) + 1LL * (spec.virtual_stages - 1) * group_sizes(spec).front();
+}
+
 Action at(const std::vector<Entry>& table, int k, bool forward, int chunks) {
   const Entry& e = table[k];
   const int chunk = forward ? e.chunk : chunks - 1 - e.chunk;
@@ -48,6 +52,10 @@ Action at(const std::vector<Entry>& table, int k, bool forward, int chunks) {
 
 }  // namespace
 
+long long interleaved_peak_chunks(const ScheduleSpec& spec, int rank) {
+  return std::min(warmup_forwards(spec, rank) + 1, 1LL * spec.microbatches * spec.virtual_stages);
+}
+
 void emit_interleaved_1f1b(const ScheduleSpec& spec, int rank, std::vector<Action>* out) {
   emit_interleaved_order(spec, rank, out);
 }
@@ -56,8 +64,7 @@ void emit_interleaved_order(const ScheduleSpec& spec, int rank, std::vector<Acti
   const std::vector<Entry> table = forward_table(spec);
   const int v = spec.virtual_stages;
   const int total = static_cast<int>(table.size());
-  const int group = group_sizes(spec).front();
-  const int warmup = std::min((spec.ranks - rank - 1) * 2 + (v - 1) * group, total);
+  const int warmup = static_cast<int>(std::min<long long>(warmup_forwards(spec, rank), total));
   for (int k = 0; k < warmup; ++k) out->push_back(at(table, k, true, v));
   for (int k = 0; k < total - warmup; ++k) {
     out->push_back(at(table, k + warmup, true, v));

@@ -9,4 +9,7 @@ namespace pp {
 
 void emit_interleaved_order(const ScheduleSpec& spec, int rank, std::vector<Action>* out);
 
+// Chunks alive at the peak on `rank` under interleaved 1F1B: its warm-up forwards plus one.
+long long interleaved_peak_chunks(const ScheduleSpec& spec, int rank);
+
 }  // namespace pp

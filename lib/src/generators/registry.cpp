@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include "interleaved_order.h"
 #include "pp/error.h"
 #include "pp/schedule_generators.h"
 
@@ -48,6 +49,21 @@ std::string dualpipev_unsupported(const ScheduleSpec& spec) {
   return "";
 }
 
+// Peak live activations per rank, whole-stage micro-batches (ScheduleGenerator::peak_inflight).
+double all_microbatches(const ScheduleSpec& s, int) { return s.microbatches; }
+double one_f_one_b_peak(const ScheduleSpec& s, int r) { return std::min(s.ranks - r, s.microbatches); }
+double interleaved_peak(const ScheduleSpec& s, int r) {
+  return static_cast<double>(interleaved_peak_chunks(s, r)) / s.virtual_stages;
+}
+double zb_h1_peak(const ScheduleSpec& s, int) { return std::min(s.ranks, s.microbatches); }
+double zb_h2_peak(const ScheduleSpec& s, int) { return std::min(2 * s.ranks - 1, s.microbatches); }
+double zb1p_peak(const ScheduleSpec& s, int r) {  // interleaved's plus r deferred W's
+  return std::min<double>(interleaved_peak(s, r) + double(r) / s.virtual_stages, s.microbatches);
+}
+double v_half_peak(const ScheduleSpec& s, int) { return std::min(std::max(1, (s.ranks + 2) / 2), s.microbatches); }
+double v_min_peak(const ScheduleSpec& s, int) { return std::min(std::max(1, (s.ranks + 4) / 3), s.microbatches); }
+double dualpipev_peak(const ScheduleSpec& s, int) { return s.ranks + 0.5; }  // 2K+1 chunks
+
 std::vector<std::vector<int>> default_placement(const ScheduleSpec& spec) {
   return interleaved_placement(spec.ranks, spec.virtual_stages);
 }
@@ -79,27 +95,27 @@ void check_ranges(const ScheduleSpec& spec) {
 const std::vector<ScheduleGenerator>& schedule_generators() {
   static const std::vector<ScheduleGenerator> generators = {
       {"gpipe", "GPipe: all forwards, then all backwards", false, needs_single_chunk,
-       default_placement, emit_gpipe},
+       default_placement, emit_gpipe, nullptr, 0, all_microbatches},
       {"1f1b", "1F1B (PipeDream-flush): one forward, one backward", false, needs_single_chunk,
-       default_placement, emit_1f1b},
+       default_placement, emit_1f1b, nullptr, 0, one_f_one_b_peak},
       {"interleaved", "interleaved 1F1B, V chunks per rank (Megatron-LM order)", false,
-       interleaved_unsupported, default_placement, emit_interleaved_1f1b},
+       interleaved_unsupported, default_placement, emit_interleaved_1f1b, nullptr, 0, interleaved_peak},
       {"looped-bfs", "looped BFS: every micro-batch through chunk 0, then chunk 1, ...", false,
-       any_chunks, default_placement, emit_looped_bfs},
+       any_chunks, default_placement, emit_looped_bfs, nullptr, 0, all_microbatches},
       {"zb-h1", "ZB-H1 zero-bubble: backward split into input and weight gradients", true,
-       needs_single_chunk, default_placement, emit_zb_h1},
+       needs_single_chunk, default_placement, emit_zb_h1, nullptr, 0, zb_h1_peak},
       {"zb-h2", "ZB-H2 zero-bubble: up to 2K-1 micro-batches in flight fill the warm-up", true,
-       needs_single_chunk, default_placement, nullptr, build_zb_h2},
+       needs_single_chunk, default_placement, nullptr, build_zb_h2, 0, zb_h2_peak},
       {"zb1p", "interleaved zero-bubble (ZB1P): V chunks, interleaved 1F1B's memory", true,
-       zb1p_unsupported, default_placement, emit_zb1p},
+       zb1p_unsupported, default_placement, emit_zb1p, nullptr, 0, zb1p_peak},
       {"zb-v", "ZB-V: two chunks per rank in V placement, 1F1B's memory", true, needs_v_shape,
-       v_placement, emit_zb_v, nullptr, 2},
+       v_placement, emit_zb_v, nullptr, 2, zb_h1_peak},
       {"v-half", "V-Half: V placement at about half of 1F1B's activation memory", true,
-       needs_v_shape, v_placement, nullptr, build_v_half, 2},
+       needs_v_shape, v_placement, nullptr, build_v_half, 2, v_half_peak},
       {"v-min", "V-Min: V placement at about a third of 1F1B's activation memory", true,
-       needs_v_shape, v_placement, nullptr, build_v_min, 2},
+       needs_v_shape, v_placement, nullptr, build_v_min, 2, v_min_peak},
       {"dualpipev", "DualPipeV: V placement, each forward beside another micro-batch's backward",
-       true, dualpipev_unsupported, v_placement, emit_dualpipev, nullptr, 2},
+       true, dualpipev_unsupported, v_placement, emit_dualpipev, nullptr, 2, dualpipev_peak},
   };
   return generators;
 }
