@@ -14,6 +14,7 @@
 #include "pp/plan.h"
 #include "pp/planner/bubble_model.h"
 #include "pp/planner/plan_simulation.h"
+#include "pp/planner/schedule_search.h"
 #include "pp/planner/simulation_request.h"
 #include "pp/schedule_file.h"
 #include "pp/timeline_json.h"
@@ -32,6 +33,7 @@ Examples:
   pp simulate --stages 4 --microbatches 16 --schedule zb-h1 --fwd-ms 1 --bwd-ms 2 --wgrad-ms 1
   pp simulate --stages 4 --fwd-ms 1.2,1,1,1.5 --bwd-ms 2.4,2,2,3 --p2p-ms 0.1 --trace trace.json
   pp simulate --compare --stages 8 --microbatches 8,16,32 --schedule all
+  pp simulate --stages 8 --microbatches 32 --schedule auto --memory-limit 4 --fwd-ms 1,1,1,1,1,1,1,1.6
   pp simulate --schedule-file my_schedule.json --json
   pp simulate --plan plan.json --svg plan.svg
   pp simulate --stages 4 --microbatches 8 --schedule zb-h1 --save-schedule start.json
@@ -69,6 +71,7 @@ std::vector<std::string> expand_schedule_names(const std::vector<std::string>& n
   for (const std::string& name : names) {
     if (name == "all") {
       for (const auto& g : schedule_generators()) out.emplace_back(g.name);
+      out.emplace_back("auto");
     } else {
       out.push_back(name);
     }
@@ -92,6 +95,14 @@ SimulationRequest request_of(const SimulateOptions& o) {
   request.schedule_name = o.schedules[0];
   request.spec = {o.stages, o.microbatches[0], o.virtual_stages};
   return request;
+}
+
+bool wants_auto(const SimulateOptions& o) {
+  return o.schedule_file.empty() && o.plan.empty() && o.schedules.size() == 1 && o.schedules[0] == "auto";
+}
+
+AutoScheduleRequest auto_request(const SimulateOptions& o, int microbatches) {
+  return {o.stages, microbatches, costs_of(o), o.memory_limit};
 }
 
 std::string plural(long long n, std::string_view word) {
@@ -132,6 +143,38 @@ std::string rank_table(const TimelineMetrics& m) {
                        r.peak_inflight_microbatches);
   }
   return out + "(peak live: micro-batches of activations alive at once on the rank)\n";
+}
+
+std::string auto_text(const AutoScheduleResult& a) {
+  std::string out = fmt::format("auto: {}; peak live {:.4g} of a limit of {:.4g} micro-batches per rank\n",
+                                a.built_by, a.peak, a.memory_limit);
+  if (a.best_catalogue) {
+    const CatalogueCandidate& c = *a.best_catalogue;
+    out += fmt::format("  best catalogue schedule within the limit: {}{} {:.3f} ms (auto {:+.2f}%)\n", c.name,
+                       c.chunks > 1 ? fmt::format(" V={}", c.chunks) : "", c.makespan_ms,
+                       100 * (a.makespan_ms / c.makespan_ms - 1));
+  } else {
+    out += "  no catalogue schedule stays within the limit\n";
+  }
+  out += fmt::format("  lower bound on any schedule: {:.3f} ms (auto {:+.2f}%)\n", a.lower_bound_ms,
+                     100 * (a.makespan_ms / a.lower_bound_ms - 1));
+  return out;
+}
+
+nlohmann::ordered_json auto_json(const AutoScheduleResult& a) {
+  nlohmann::ordered_json doc = {{"built_by", a.built_by},
+                                {"memory_limit", a.memory_limit},
+                                {"peak_inflight_microbatches", a.peak},
+                                {"makespan_ms", a.makespan_ms},
+                                {"lower_bound_ms", a.lower_bound_ms},
+                                {"improving_moves", a.improving_moves}};
+  if (a.best_catalogue) {
+    doc["best_catalogue"] = {{"schedule", a.best_catalogue->name},
+                             {"virtual_stages", a.best_catalogue->chunks},
+                             {"makespan_ms", a.best_catalogue->makespan_ms},
+                             {"peak_inflight_microbatches", a.best_catalogue->peak}};
+  }
+  return doc;
 }
 
 void print_text(const SimulateOptions& o, const SimulationResult& r) {
@@ -182,7 +225,16 @@ void run_single(const SimulateOptions& o) {
   SimulationResult result;
   SimulationRequest request;
   std::optional<Plan> plan;
-  if (!o.plan.empty()) {
+  std::optional<AutoScheduleResult> automatic;
+  if (o.memory_limit > 0 && !wants_auto(o)) throw_invalid("--memory-limit goes with --schedule auto");
+  if (wants_auto(o)) {
+    if (o.microbatches.size() != 1) throw_invalid("--microbatches: give one count (several go with --compare)");
+    check_schedule_size("v-half", {o.stages, o.microbatches[0], 2});  // the largest the search builds
+    automatic = auto_schedule(auto_request(o, o.microbatches[0]));
+    request.costs = costs_of(o);
+    request.custom = automatic->schedule;
+    result = run_simulation(request);
+  } else if (!o.plan.empty()) {
     plan = load_plan(o.plan);
     const Layout& l = plan->layout;
     check_schedule_size(l.schedule, {l.pp, l.microbatches, l.virtual_stages});
@@ -195,9 +247,12 @@ void run_single(const SimulateOptions& o) {
   write_simulate_outputs(o, result, saved ? &*saved : nullptr);
   const bool stdout_taken = o.trace == "-" || o.svg == "-" || o.save_schedule == "-";
   if (o.json) {
-    std::cout << json_summary(result).dump(2) << "\n";
+    nlohmann::ordered_json doc = json_summary(result);
+    if (automatic) doc["auto"] = auto_json(*automatic);
+    std::cout << doc.dump(2) << "\n";
   } else if (!stdout_taken) {
     print_text(o, result);
+    if (automatic) fmt::print("\n{}", auto_text(*automatic));
   }
 }
 
@@ -233,7 +288,7 @@ std::string peak_cells(const std::vector<double>& peaks) {
 void run_compare(const SimulateOptions& o) {
   check_compare_flags(o);
   const auto rows = compare_schedules(expand_schedule_names(o.schedules), o.microbatches, o.stages,
-                                      o.virtual_stages, costs_of(o));
+                                      o.virtual_stages, costs_of(o), o.memory_limit);
   if (o.json) {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
     for (const ComparisonRow& row : rows) {
@@ -292,11 +347,12 @@ void add_simulate_command(CLI::App& app) {
                   ->capture_default_str();
   auto* schedule =
       cmd->add_option("-s,--schedule", options->schedules,
-                      "gpipe, 1f1b, interleaved, zb-h1 (a list or 'all' with --compare)")
+                      fmt::format("{}, or auto (built for these costs); a list or 'all' with --compare",
+                                  schedule_names()))
           ->delimiter(',')
           ->capture_default_str();
   auto* virt = cmd->add_option("-v,--virtual-stages", options->virtual_stages,
-                               "Model chunks per rank V (interleaved)")
+                               "Model chunks per rank V (interleaved, zb1p, looped-bfs; the V-shape ones run 2)")
                    ->check(CLI::Validator(CLI::TypeValidator<int>()).description(""))
                    ->check(CLI::Range(1, 64))
                    ->capture_default_str();
@@ -321,6 +377,9 @@ void add_simulate_command(CLI::App& app) {
       ->check(milliseconds());
   cmd->add_option("--optimizer-ms", options->optimizer_ms, "Optimizer step ms per rank")
       ->check(milliseconds());
+  cmd->add_option("--memory-limit", options->memory_limit,
+                  "--schedule auto: the most micro-batches of activations alive per rank (default: stages, as 1F1B)")
+      ->check(CLI::Range(1.0, 1e6));
   cmd->add_option("--schedule-file", options->schedule_file,
                   "Validate and simulate a schedule file (docs/schedule-format.md)")
       ->excludes(stages)

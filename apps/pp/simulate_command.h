@@ -19,6 +19,7 @@ struct SimulateOptions {
   std::vector<double> p2p_ms = {0.0};
   double reduce_ms = 0;
   double optimizer_ms = 0;
+  double memory_limit = 0;  // --schedule auto: micro-batches alive per rank; 0: K
   std::string schedule_file;
   std::string plan;
   std::string save_schedule;

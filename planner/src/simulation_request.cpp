@@ -7,6 +7,7 @@
 
 #include "pp/error.h"
 #include "pp/lowering.h"
+#include "pp/planner/schedule_search.h"
 #include "pp/planner/simulator.h"
 #include "pp/validator.h"
 
@@ -63,6 +64,8 @@ SimulationResult run_simulation(const SimulationRequest& request) {
   return result;
 }
 
+namespace {
+
 // The chunks per rank a comparison row runs: the generator's fixed count, else the requested V
 // where the generator takes it, else at least 2 for those that need it, else 1.
 int comparison_chunks(const ScheduleGenerator& g, int ranks, int m, int requested) {
@@ -73,11 +76,42 @@ int comparison_chunks(const ScheduleGenerator& g, int ranks, int m, int requeste
   return requested;
 }
 
+void fill_row(const SimulationResult& result, ComparisonRow* row) {
+  row->makespan_ms = result.metrics.makespan_ms;
+  row->bubble_fraction = result.metrics.bubble_fraction;
+  row->steady_bubble_fraction = result.metrics.steady_bubble_fraction;
+  for (const RankMetrics& r : result.metrics.ranks) {
+    row->peak_per_rank.push_back(r.peak_inflight_microbatches);
+    row->peak_inflight_microbatches = std::max(row->peak_inflight_microbatches, r.peak_inflight_microbatches);
+  }
+}
+
+ComparisonRow auto_row(int m, int ranks, const PerRankCosts& costs, double memory_limit) {
+  ComparisonRow row;
+  row.schedule = "auto";
+  row.microbatches = m;
+  check_schedule_size("v-half", {ranks, m, 2});  // the largest the search builds
+  const AutoScheduleResult a = auto_schedule({ranks, m, costs, memory_limit});
+  row.virtual_stages = a.schedule.chunks_per_rank;
+  SimulationRequest request;
+  request.custom = a.schedule;
+  request.costs = costs;
+  fill_row(run_simulation(request), &row);
+  return row;
+}
+
+}  // namespace
+
 std::vector<ComparisonRow> compare_schedules(const std::vector<std::string>& schedules,
                                              const std::vector<int>& microbatch_counts, int ranks,
-                                             int virtual_stages, const PerRankCosts& costs) {
+                                             int virtual_stages, const PerRankCosts& costs,
+                                             double auto_memory_limit) {
   std::vector<ComparisonRow> rows;
   for (const std::string& name : schedules) {
+    if (name == "auto") {
+      for (int m : microbatch_counts) rows.push_back(auto_row(m, ranks, costs, auto_memory_limit));
+      continue;
+    }
     const ScheduleGenerator& generator = find_schedule_generator(name);
     for (int m : microbatch_counts) {
       ComparisonRow row;
@@ -89,17 +123,7 @@ std::vector<ComparisonRow> compare_schedules(const std::vector<std::string>& sch
       request.spec = {ranks, m, row.virtual_stages};
       request.costs = costs;
       row.unsupported = generator.unsupported(request.spec);
-      if (row.unsupported.empty()) {
-        const SimulationResult result = run_simulation(request);
-        row.makespan_ms = result.metrics.makespan_ms;
-        row.bubble_fraction = result.metrics.bubble_fraction;
-        row.steady_bubble_fraction = result.metrics.steady_bubble_fraction;
-        for (const RankMetrics& r : result.metrics.ranks) {
-          row.peak_per_rank.push_back(r.peak_inflight_microbatches);
-          row.peak_inflight_microbatches =
-              std::max(row.peak_inflight_microbatches, r.peak_inflight_microbatches);
-        }
-      }
+      if (row.unsupported.empty()) fill_row(run_simulation(request), &row);
       rows.push_back(row);
     }
   }

@@ -50,8 +50,11 @@ struct ComparisonRow {
 // One row per (schedule, micro-batch count), in the order given. A row runs `virtual_stages`
 // chunks where its schedule takes them (at least 2 for interleaved and zb1p), the V-shape
 // schedules 2, the others 1.
+// A row named "auto" is the auto scheduler's (schedule_search.h) under `auto_memory_limit`
+// micro-batches per rank (0: K).
 std::vector<ComparisonRow> compare_schedules(const std::vector<std::string>& schedules,
                                              const std::vector<int>& microbatch_counts, int ranks,
-                                             int virtual_stages, const PerRankCosts& costs);
+                                             int virtual_stages, const PerRankCosts& costs,
+                                             double auto_memory_limit = 0);
 
 }  // namespace pp
