@@ -33,7 +33,7 @@ struct AutoScheduleRequest {
   int search_evaluations = 0;
 };
 
-inline constexpr long long kSearchActions = 3'000'000;
+inline constexpr long long kSearchActions = 1'500'000;
 
 struct CatalogueCandidate {
   std::string name;
