@@ -110,8 +110,8 @@ expect_error "plan --seq-len 0" 2 "--seq-len" plan --model llama3-8b --gpus 8 --
 expect_error "--microbatches 0 with interleaved" 2 "--microbatches" plan --model llama3-8b --gpus 8 --global-batch 64 --schedule interleaved --microbatches 0
 expect_error "--virtual-stages with another schedule" 2 "--virtual-stages" plan --model llama3-8b --gpus 8 --global-batch 64 --schedule 1f1b --virtual-stages 2
 run plan --model llama3-8b --gpus 8 --global-batch 64 --seq-len 2048 --virtual-stages 2 --json
-if [ "$RC" -eq 0 ] && python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); assert p["virtual_stages"] == 2 and p["schedule"] == "interleaved", p["schedule"]' "$TMP/out"; then
-  ok "--virtual-stages 2 alone plans the interleaved schedule"
+if [ "$RC" -eq 0 ] && python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); assert p["virtual_stages"] == 2 and p["schedule"] in ("interleaved", "zb1p", "looped-bfs", "zb-v", "v-half", "v-min", "dualpipev"), p["schedule"]' "$TMP/out"; then
+  ok "--virtual-stages 2 alone plans a schedule of two chunks per rank"
 else
   not_ok "--virtual-stages 2 alone" "exit $RC" "$(head -c 300 "$TMP/err")"
 fi
@@ -369,6 +369,20 @@ assert p["runnable_by_pp_run"] is False and any("--cp 1" in o for o in p["pp_run
 PY
 then ok "a context-parallel plan says cp, and what pp run needs instead"
 else not_ok "cp plan" "exit $RC" "$(head -c 400 "$TMP/err")"; fi
+
+# The newer schedules: a V-shape plan puts the first and the last stage on rank 0.
+run plan --model llama3-8b --cluster dgx-h100 --gpus 8 --global-batch 64 --seq-len 2048 --pp 4 --schedule zb-v --json
+if [ "$RC" -eq 0 ] && python3 - "$TMP/out" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+assert p["schedule"] == "zb-v" and p["virtual_stages"] == 2, p["schedule"]
+ranks = [s["rank"] for s in p["stages"]]
+assert ranks == [0, 1, 2, 3, 3, 2, 1, 0], ranks
+PY
+then ok "--schedule zb-v plans two chunks per rank in V placement"
+else not_ok "--schedule zb-v" "exit $RC" "$(head -c 400 "$TMP/err")"; fi
+expect_error "dualpipev with too few micro-batches" 2 "twice as many micro-batches" plan --model llama3-8b --gpus 8 --global-batch 8 --pp 4 --schedule dualpipev --microbatches 4
+expect_error "zb-v with --virtual-stages 3" 2 "virtual-stages 2" plan --model llama3-8b --gpus 8 --global-batch 64 --schedule zb-v --virtual-stages 3
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -260,7 +260,7 @@ fi
 
 pp simulate --compare --schedule all --microbatches 4,8
 message=""
-for s in gpipe 1f1b interleaved zb-h1; do
+for s in gpipe 1f1b interleaved looped-bfs zb-h1 zb-h2 zb1p zb-v v-half v-min dualpipev auto; do
   for m in 4 8; do
     grep -Eq "^$s +[0-9]+ +$m " "$OUT" || message="$message no row for $s M=$m;"
   done
@@ -277,13 +277,17 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 rows = d["rows"]
 seen = {(r["schedule"], r["microbatches"]) for r in rows}
-for s in ("gpipe", "1f1b", "interleaved", "zb-h1"):
+for s in ("gpipe", "1f1b", "interleaved", "looped-bfs", "zb-h1", "zb-h2", "zb1p", "zb-v", "v-half",
+          "v-min", "dualpipev", "auto"):
     for m in (4, 8):
         assert (s, m) in seen, "no row for %s M=%d" % (s, m)
 for r in rows:
     assert "makespan_ms" in r or r.get("unsupported"), "row without figures or reason: %r" % r
     if "makespan_ms" in r:
         assert r["makespan_ms"] > 0 and 0 <= r["bubble_fraction"] < 1, "odd figures: %r" % r
+        peaks = r["peak_inflight_per_rank"]
+        assert len(peaks) == 4 and max(peaks) == r["peak_inflight_microbatches"], "per-rank peaks: %r" % r
+        assert 0 <= r["steady_bubble_fraction"] <= r["bubble_fraction"] + 1e-12, "steady bubble: %r" % r
 ' "$OUT")
 if [ "$RC" -eq 0 ] && [ -z "$message" ]; then
   pass "--compare --json: rows parse, one per schedule and M"
@@ -291,15 +295,15 @@ else
   fail "--compare --json: rows parse, one per schedule and M" "exit $RC" "$message"
 fi
 
-pp simulate --compare --schedule interleaved -k 4 --microbatches 6
-if [ "$RC" -eq 0 ] && grep -Eq '^interleaved .*multiple' "$OUT" && ! crashed; then
-  pass "--compare interleaved K=4 M=6: the row explains why, no crash"
+pp simulate --compare --schedule dualpipev -k 4 --microbatches 6
+if [ "$RC" -eq 0 ] && grep -Eq '^dualpipev .*twice as many' "$OUT" && ! crashed; then
+  pass "--compare dualpipev K=4 M=6: the row explains why, no crash"
 else
-  fail "--compare interleaved K=4 M=6: the row explains why, no crash" "exit $RC" \
+  fail "--compare dualpipev K=4 M=6: the row explains why, no crash" "exit $RC" \
     "stdout: $(tr '\n' '|' <"$OUT")"
 fi
 
-pp simulate --compare --schedule interleaved -k 4 --microbatches 6 --json
+pp simulate --compare --schedule dualpipev -k 4 --microbatches 6 --json
 message=$(py '
 import json, sys
 rows = json.load(open(sys.argv[1]))["rows"]
@@ -307,11 +311,44 @@ assert len(rows) == 1 and rows[0]["unsupported"], "no unsupported reason: %r" % 
 assert "makespan_ms" not in rows[0], "figures for an undefined schedule"
 ' "$OUT")
 if [ "$RC" -eq 0 ] && [ -z "$message" ]; then
-  pass "--compare --json interleaved K=4 M=6: an 'unsupported' reason instead of figures"
+  pass "--compare --json dualpipev K=4 M=6: an 'unsupported' reason instead of figures"
 else
-  fail "--compare --json interleaved K=4 M=6: an 'unsupported' reason instead of figures" \
+  fail "--compare --json dualpipev K=4 M=6: an 'unsupported' reason instead of figures" \
     "exit $RC" "$message"
 fi
+
+# ---------------------------------------------------------------------------------------------
+# --schedule auto
+
+pp simulate --stages 8 --microbatches 16 --schedule auto --memory-limit 4 --fwd-ms 0.6,1,1,1,1,1,1,1.6 \
+  --bwd-ms 1.2,2,2,2,2,2,2,3.2 --json
+message=$(py '
+import json, sys
+d = json.load(open(sys.argv[1]))
+a = d["auto"]
+assert d["schedule"] == "auto", d["schedule"]
+assert a["memory_limit"] == 4 and a["peak_inflight_microbatches"] <= 4, a
+assert max(r["peak_inflight_microbatches"] for r in d["ranks"]) <= 4, "a rank over the limit"
+assert abs(a["makespan_ms"] - d["makespan_ms"]) < 1e-9, "auto and the simulation disagree"
+assert a["lower_bound_ms"] <= d["makespan_ms"] + 1e-9, a
+if "best_catalogue" in a:
+    assert d["makespan_ms"] <= a["best_catalogue"]["makespan_ms"] + 1e-9, a
+' "$OUT")
+if [ "$RC" -eq 0 ] && [ -z "$message" ]; then
+  pass "--schedule auto --memory-limit 4: within the limit, no slower than the catalogue, above the bound"
+else
+  fail "--schedule auto --memory-limit 4" "exit $RC" "$message"
+fi
+
+pp simulate --stages 4 --microbatches 8 --schedule auto --width 100 --no-color
+if [ "$RC" -eq 0 ] && grep -q '^auto: ' "$OUT" && grep -q 'lower bound on any schedule' "$OUT"; then
+  pass "--schedule auto prints how it was built, the catalogue's best and the bound"
+else
+  fail "--schedule auto text" "exit $RC" "stdout: $(tail -5 "$OUT" | tr '\n' '|')"
+fi
+expect_error "--memory-limit without --schedule auto" 2 '--memory-limit' simulate --memory-limit 4
+expect_error "--memory-limit 0" 2 '--memory-limit' simulate --schedule auto --memory-limit 0
+expect_error "zb-v with --virtual-stages 3" 2 'virtual-stages 2' simulate --schedule zb-v --virtual-stages 3
 
 # ---------------------------------------------------------------------------------------------
 # Bad flags: exit 2, one "error:" line naming the flag, nothing on stdout
@@ -326,8 +363,8 @@ expect_error "--fwd-ms -1" 2 '--fwd-ms' simulate --fwd-ms -1
 expect_error "--p2p-ms with the wrong count" 2 '--p2p-ms' simulate --stages 4 --p2p-ms 1,2
 expect_error "--wgrad-ms 3 --bwd-ms 2" 2 '--wgrad-ms' simulate --wgrad-ms 3 --bwd-ms 2
 expect_error "--width 50" 2 '--width' simulate --width 50
-expect_error "interleaved -k 4 -m 6 -v 2 (M not a multiple of K)" 2 'multiple' \
-  simulate --schedule interleaved -k 4 -m 6 -v 2
+expect_error "dualpipev -k 4 -m 6 (M under 2K)" 2 'twice as many micro-batches' \
+  simulate --schedule dualpipev -k 4 -m 6
 expect_error "interleaved -v 1" 2 'virtual-stages' simulate --schedule interleaved -v 1
 expect_error "several schedules without --compare" 2 '--schedule' simulate --schedule gpipe,1f1b
 expect_error "several micro-batch counts without --compare" 2 '--microbatches' \
