@@ -46,6 +46,13 @@ struct PlanColumns {
   int step, tflops, mfu, peak;
 };
 
+// The most activation memory any pipeline rank of the plan holds at its schedule's peak.
+double max_activation_bytes(const Plan& plan) {
+  double most = 0;
+  for (const StagePlan& s : plan.stages) most = std::max(most, s.activation_bytes);
+  return most;
+}
+
 PlanColumns plan_columns(const std::vector<RankedPlan>& plans) {
   return {decimals_for(column(plans, [](const RankedPlan& p) { return p.plan.predicted.step_time_s; })),
           decimals_for(column(plans, [](const RankedPlan& p) { return p.plan.predicted.model_tflops_per_gpu; })),
@@ -136,17 +143,17 @@ void print_table(const PlanRequest& r, const PlanSearchResult& result, double se
              r.memory_limit_bytes / kGiB, device);
   fmt::print("searched {} layouts: {} fit, {} simulated, in {:.2f} s\n\n", result.layouts,
              result.fitting, result.simulated, seconds);
-  fmt::print("{:>2}  {:>3} {:>2} {:>3} {:>4} {:>4} {:>5}  {:<12} {:>2} {:>4} {:>4} {:>3} {:>10} {:>7} {:>11} {:>9} {:>7} {:>9}\n",
+  fmt::print("{:>2}  {:>3} {:>2} {:>3} {:>4} {:>4} {:>5}  {:<12} {:>2} {:>4} {:>4} {:>3} {:>10} {:>7} {:>11} {:>9} {:>7} {:>9} {:>8}\n",
              "#", "tp", "cp", "pp", "dp", "mbs", "M", "schedule", "V", "ckpt", "opt", "ovl", "step s", "bubble",
-             "tokens/s", "TFLOP/s", "MFU", "peak GiB");
+             "tokens/s", "TFLOP/s", "MFU", "peak GiB", "act GiB");
   const PlanColumns d = plan_columns(result.plans);
   int rank = 1;
   for (const RankedPlan& p : result.plans) {
     const PlanPrediction& x = p.plan.predicted;
-    fmt::print("{:>2}  {} {:>10.{}f} {:>6.1f}% {:>11.0f} {:>9.{}f} {:>6.{}f}% {:>9.{}f}\n", rank++,
+    fmt::print("{:>2}  {} {:>10.{}f} {:>6.1f}% {:>11.0f} {:>9.{}f} {:>6.{}f}% {:>9.{}f} {:>8.{}f}\n", rank++,
                layout_cells(p.plan.layout), x.step_time_s, d.step, 100 * x.bubble_fraction,
                x.tokens_per_s, x.model_tflops_per_gpu, d.tflops, 100 * x.mfu, d.mfu,
-               x.peak_memory_bytes / kGiB, d.peak);
+               x.peak_memory_bytes / kGiB, d.peak, max_activation_bytes(p.plan) / kGiB, d.peak);
     fmt::print("    {}\n", p.why);
   }
   print_flops_note(r, result.plans.front().plan, d.tflops);
@@ -164,14 +171,14 @@ void print_stages(const Plan& plan) {
   const int p2p = decimals_for(column(stages, [](const StagePlan& s) { return s.p2p_ms; }));
   const int gib = decimals_for(column(stages, [](const StagePlan& s) { return s.peak_memory_bytes / kGiB; }));
   fmt::print("\nstages of #1 (layer 0 is the embedding, {} the head; times per micro-batch; peak "
-             "memory of the stage's rank):\n",
-             stages.back().last_layer);
-  fmt::print("{:>6} {:>5} {:>12} {:>10} {:>10} {:>10} {:>10}\n", "stage", "rank", "layers",
-             "fwd ms", "bwd ms", "p2p ms", "peak GiB");
+             "memory of the stage's rank, and the activations in it at the {} schedule's peak):\n",
+             stages.back().last_layer, plan.layout.schedule);
+  fmt::print("{:>6} {:>5} {:>12} {:>10} {:>10} {:>10} {:>10} {:>10}\n", "stage", "rank", "layers",
+             "fwd ms", "bwd ms", "p2p ms", "peak GiB", "act GiB");
   for (const StagePlan& s : stages) {
-    fmt::print("{:>6} {:>5} {:>12} {:>10.{}f} {:>10.{}f} {:>10.{}f} {:>10.{}f}\n", s.stage, s.rank,
+    fmt::print("{:>6} {:>5} {:>12} {:>10.{}f} {:>10.{}f} {:>10.{}f} {:>10.{}f} {:>10.{}f}\n", s.stage, s.rank,
                fmt::format("{}-{}", s.first_layer, s.last_layer), s.forward_ms, ms, s.backward_ms,
-               ms, s.p2p_ms, p2p, s.peak_memory_bytes / kGiB, gib);
+               ms, s.p2p_ms, p2p, s.peak_memory_bytes / kGiB, gib, s.activation_bytes / kGiB, gib);
   }
 }
 

@@ -21,7 +21,8 @@ ojson stage_to_json(const StagePlan& s) {
           {"backward_ms", s.backward_ms},
           {"wgrad_ms", s.wgrad_ms},
           {"p2p_ms", s.p2p_ms},
-          {"peak_memory_bytes", s.peak_memory_bytes}};
+          {"peak_memory_bytes", s.peak_memory_bytes},
+          {"activation_bytes", s.activation_bytes}};
 }
 
 // Reads "layers": [first, last] with both in 0..max_layer (no silent narrowing to int).
@@ -51,6 +52,7 @@ StagePlan stage_from_json(const nlohmann::json& j, const std::string& origin, st
   s.wgrad_ms = f.number("wgrad_ms", 0, s.backward_ms);
   s.p2p_ms = f.number("p2p_ms", 0, 1e12);
   s.peak_memory_bytes = f.number("peak_memory_bytes", 0, 1e18);
+  s.activation_bytes = f.has("activation_bytes") ? f.number("activation_bytes", 0, s.peak_memory_bytes) : 0;
   return s;
 }
 

@@ -51,7 +51,11 @@ std::vector<bool> selective_options(const PlanRequest& r, int checkpoint_interva
 // --virtual-stages is taken as it is (layouts a schedule cannot run are skipped).
 std::vector<int> virtual_stage_options(const PlanRequest& r, const std::string& schedule, int pp) {
   const ScheduleGenerator& g = find_schedule_generator(schedule);
-  if (g.fixed_chunks > 0) return {chunks_for(g, r.fixed.virtual_stages.value_or(1))};
+  if (g.fixed_chunks > 0) {
+    // A search told --virtual-stages 1 leaves the two-chunk V shape out; --schedule zb-v takes 2.
+    if (!r.fixed.schedule && r.fixed.virtual_stages == 1) return {};
+    return {chunks_for(g, r.fixed.virtual_stages.value_or(1))};
+  }
   if (r.fixed.virtual_stages) return {*r.fixed.virtual_stages};
   const bool interleaves = g.unsupported({pp, 1 << 16, 2}).empty();
   if (!interleaves) return {1};
@@ -130,7 +134,7 @@ void fill_stages(const PlanRequest& r, const ModelProfile& profile, const Partit
   const Layout& l = c->layout;
   Plan& plan = c->plan;
   plan.stages.clear();
-  std::vector<double> rank_bytes(l.pp, 0), rank_transient(l.pp, 0);
+  std::vector<double> rank_bytes(l.pp, 0), rank_transient(l.pp, 0), rank_activation(l.pp, 0);
   const int stages = l.pp * l.virtual_stages;
   const std::vector<int> rank_of_stage = stage_ranks(l);
   // A boundary's activation (bf16, b x s/cp tokens): each of the tp GPUs sends its 1/tp of it
@@ -157,13 +161,17 @@ void fill_stages(const PlanRequest& r, const ModelProfile& profile, const Partit
       rank_transient[s.rank] = std::max(rank_transient[s.rank], lc.transient_bytes);
     }
     rank_bytes[s.rank] += c->inflight[v] * activation;
+    rank_activation[s.rank] += c->inflight[v] * activation;
     if (v + 1 < stages && rank_of_stage[v + 1] != s.rank) {
       const LinkSpec& link = pipeline_link(r.cluster, l, s.rank, rank_of_stage[v + 1]);
       s.p2p_ms = (link.latency_s + boundary_bytes / link.bandwidth_bytes_per_s) * 1e3 + regather_ms;
     }
     plan.stages.push_back(s);
   }
-  for (StagePlan& s : plan.stages) s.peak_memory_bytes = rank_bytes[s.rank] + rank_transient[s.rank];
+  for (StagePlan& s : plan.stages) {
+    s.peak_memory_bytes = rank_bytes[s.rank] + rank_transient[s.rank];
+    s.activation_bytes = rank_activation[s.rank];
+  }
 }
 
 // The step end per pipeline rank: the data-parallel gradient reduction (an all-reduce of the

@@ -52,7 +52,7 @@ TEST(Generators, ZbH1DefersUpToSWeightGradientsOnStageS) {
 }
 
 TEST(Generators, RegistryListsEveryScheduleOnce) {
-  EXPECT_EQ(schedule_names(), "gpipe, 1f1b, interleaved, zb-h1");
+  EXPECT_EQ(schedule_names(), "gpipe, 1f1b, interleaved, looped-bfs, zb-h1, zb-h2, zb1p, zb-v, v-half, v-min, dualpipev");
   EXPECT_TRUE(find_schedule_generator("zb-h1").splits_backward);
   EXPECT_FALSE(find_schedule_generator("1f1b").splits_backward);
 }

@@ -13,6 +13,7 @@
 #include <algorithm>
 
 #include "pp/planner/simulation_request.h"
+#include "pp/schedule_generators.h"
 
 namespace pp {
 namespace {
@@ -141,6 +142,34 @@ TEST(NewScheduleClosedForms, DualPipeVPeakAndBubble) {
         for (const auto& rank : r.metrics.ranks) {
           EXPECT_NEAR(rank.peak_inflight_microbatches, (2 * k + 1) / 2.0, 1e-9);
           EXPECT_LE(rank.idle_ms, published + 1e-9);
+        }
+      }
+    }
+  }
+}
+
+// Each generator's stated peak (ScheduleGenerator::peak_inflight, which pp plan screens layouts
+// with) against the simulated one: equal for the rule-built schedules, a bound for the ones the
+// list scheduler builds under a limit (and for ZB-V and DualPipeV with few micro-batches).
+TEST(NewScheduleClosedForms, GeneratorPeaksMatchTheSimulation) {
+  for (const ScheduleGenerator& g : schedule_generators()) {
+    const bool exact = g.build == nullptr;
+    for (int k : {1, 2, 3, 4, 6, 8}) {
+      for (int m : {1, 3, 8, 13, 16, 24}) {
+        for (int v : {1, 2, 3}) {
+          const int chunks = chunks_for(g, v);
+          if (!g.unsupported({k, m, chunks}).empty()) continue;
+          SCOPED_TRACE(testing::Message() << g.name << " K=" << k << " M=" << m << " V=" << chunks);
+          const auto r = simulate_uniform(std::string(g.name), k, m, chunks, 1.0, 2.0, 1.0);
+          const bool bound_only = !exact || ((g.name == "zb-v" || g.name == "dualpipev") && m < 2 * k);
+          for (const auto& rank : r.metrics.ranks) {
+            const double stated = g.peak_inflight({k, m, chunks}, rank.rank);
+            if (bound_only) {
+              EXPECT_LE(rank.peak_inflight_microbatches, stated + 1e-9) << "rank " << rank.rank;
+            } else {
+              EXPECT_NEAR(rank.peak_inflight_microbatches, stated, 1e-9) << "rank " << rank.rank;
+            }
+          }
         }
       }
     }

@@ -29,7 +29,7 @@ constexpr int kMutationsPerSeed = 1500;
 std::string best_plan_text(const char* model, const char* cluster, int gpus, int batch, int seq,
                            int virtual_stages) {
   pp::PlanRequest r = pp::request(model, cluster, gpus, batch, seq);
-  r.fixed.virtual_stages = virtual_stages;
+  if (virtual_stages > 0) r.fixed.virtual_stages = virtual_stages;  // 0: the search's choice
   const pp::PlanSearchResult result = pp::search_plans(r);
   if (result.plans.empty()) throw pp::Error(pp::ErrorCategory::kInternal, "no plan for a seed");
   return pp::plan_to_json_text(result.plans.front().plan);

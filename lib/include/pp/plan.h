@@ -57,6 +57,9 @@ struct StagePlan {
   double wgrad_ms = 0;          // weight-gradient part of backward_ms
   double p2p_ms = 0;            // transfer to the next stage (0 for the last)
   double peak_memory_bytes = 0; // of the rank holding it
+  // Of the rank holding it: the activations alive at the schedule's peak (its in-flight
+  // micro-batches times each of the rank's stages' activations), part of peak_memory_bytes.
+  double activation_bytes = 0;
 };
 
 struct PlanPrediction {

@@ -29,7 +29,9 @@ std::string zb1p_unsupported(const ScheduleSpec& spec) {
   return "";
 }
 
-std::string any_chunks(const ScheduleSpec&) { return ""; }
+std::string any_chunks(const ScheduleSpec& spec) {
+  return spec.virtual_stages >= 1 ? "" : fmt::format("needs --virtual-stages of at least 1, not {}", spec.virtual_stages);
+}
 
 std::string needs_v_shape(const ScheduleSpec& spec) {
   if (spec.virtual_stages != 2) {
