@@ -60,8 +60,12 @@ TEST(Lowering, EveryCrossRankDependencyGetsOneSendAndOneMatchingReceive) {
       for (const auto& list : s.actions) {
         for (const Action& a : list) comm += is_comm(a.kind);
       }
-      // Each micro-batch crosses K*V-1 boundaries forward and as many backward: two actions each.
-      const std::size_t expected = k == 1 ? 0u : 4u * (k * s.chunks_per_rank - 1) * 2 * k;
+      // Each micro-batch crosses every boundary between stages on two ranks (the V shape's turn
+      // stays on one) forward and backward: two actions each way.
+      const StageMap map = make_stage_map(s);
+      std::size_t crossings = 0;
+      for (int v = 0; v + 1 < s.stage_count(); ++v) crossings += map.rank_of_stage[v] != map.rank_of_stage[v + 1];
+      const std::size_t expected = 4u * crossings * 2 * k;
       EXPECT_EQ(comm, expected) << g.name << " K=" << k;
     }
   }
