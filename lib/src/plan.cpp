@@ -66,12 +66,7 @@ std::vector<int> stage_ranks(const Layout& l, const JsonFields& f) {
   if (generator == nullptr) f.fail("schedule", fmt::format("unknown schedule '{}' (known: {})", l.schedule, schedule_names()));
   const ScheduleSpec spec{l.pp, l.microbatches, l.virtual_stages};
   if (std::string why = generator->unsupported(spec); !why.empty()) f.fail("schedule", fmt::format("'{}' {}", l.schedule, why));
-  std::vector<int> rank_of(1LL * l.pp * l.virtual_stages, 0);
-  const auto placement = generator->placement(spec);
-  for (int r = 0; r < l.pp; ++r) {
-    for (int stage : placement[r]) rank_of[stage] = r;
-  }
-  return rank_of;
+  return rank_of_each_stage(generator->placement(spec));
 }
 
 // Stage i is virtual stage i on the rank the schedule's placement gives it, and the stages cover

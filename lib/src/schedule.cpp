@@ -100,6 +100,16 @@ std::vector<std::vector<int>> v_shape_placement(int ranks) {
   return placement;
 }
 
+std::vector<int> rank_of_each_stage(const std::vector<std::vector<int>>& placement) {
+  std::size_t stages = 0;
+  for (const auto& chunks : placement) stages += chunks.size();
+  std::vector<int> rank_of(stages, 0);
+  for (std::size_t r = 0; r < placement.size(); ++r) {
+    for (int stage : placement[r]) rank_of[stage] = static_cast<int>(r);
+  }
+  return rank_of;
+}
+
 int StageMap::stage_of(int rank, int chunk) const { return placement[rank][chunk]; }
 
 StageMap make_stage_map(const Schedule& schedule) {

@@ -109,12 +109,7 @@ double closed_form_inflight(const Layout& l, int r) {
 // The pipeline rank of each virtual stage, from the schedule's placement (Megatron-LM's
 // interleaving, or the V shape).
 std::vector<int> stage_ranks(const Layout& l) {
-  const auto placement = find_schedule_generator(l.schedule).placement(spec_of(l));
-  std::vector<int> rank_of(1LL * l.pp * l.virtual_stages, 0);
-  for (int r = 0; r < l.pp; ++r) {
-    for (int stage : placement[r]) rank_of[stage] = r;
-  }
-  return rank_of;
+  return rank_of_each_stage(find_schedule_generator(l.schedule).placement(spec_of(l)));
 }
 
 PartitionRequest partition_request(const PlanRequest& r, const Candidate& c) {

@@ -8,21 +8,10 @@
 #include <algorithm>
 
 #include "pp/planner/simulation_request.h"
+#include "planner/uniform_simulation.h"
 
 namespace pp {
 namespace {
-
-SimulationResult simulate_uniform(const std::string& name, int k, int m, int v, double f,
-                                  double b, double w) {
-  SimulationRequest request;
-  request.schedule_name = name;
-  request.spec = {k, m, v};
-  request.costs.forward_ms = {f};
-  request.costs.backward_ms = {b};
-  request.costs.wgrad_ms = {w};
-  request.costs.p2p_ms = {0};
-  return run_simulation(request);
-}
 
 const int kStages[] = {1, 2, 3, 4, 5, 8, 16};
 const int kMicrobatches[] = {1, 2, 3, 4, 7, 8, 16, 32, 64};

@@ -76,6 +76,10 @@ std::vector<std::vector<int>> interleaved_placement(int ranks, int chunks_per_ra
 // V-shape placement (V = 2): rank r holds stages r and 2K-1-r (ZB-V, DualPipeV).
 std::vector<std::vector<int>> v_shape_placement(int ranks);
 
+// The rank holding each virtual stage (size: the stages the placement names). Precondition: the
+// placement puts each stage 0..S-1 on exactly one (rank, chunk).
+std::vector<int> rank_of_each_stage(const std::vector<std::vector<int>>& placement);
+
 // Where each virtual stage lives; built from a schedule's placement.
 struct StageMap {
   std::vector<int> rank_of_stage;   // size S
