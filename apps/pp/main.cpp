@@ -12,6 +12,7 @@
 #include "pp/error.h"
 #include "pp/runtime/devices.h"
 #include "data_command.h"
+#include "exit_status.h"
 #include "plan_command.h"
 #include "profile_command.h"
 #include "pp/runtime/mpi_transport.h"
@@ -69,7 +70,8 @@ Examples:
   pp plan --help
 
 Exit codes: 0 ok, 1 internal error, 2 invalid input, 3 infeasible, 4 file I/O error,
-5 training failed (pp run: divergence, or a rank stopped making progress). docs/exit-codes.md.)";
+5 training failed (pp run: divergence, or a rank stopped making progress), 6 a --check rule
+violated (docs/ci.md). docs/exit-codes.md.)";
 
 // Prints the error; under MPI with several ranks, ends the whole job so that no rank hangs
 // waiting for this one.
@@ -121,5 +123,5 @@ int main(int argc, char** argv) {
     return fail(std::string("internal: ") + e.what(), pp::exit_code(pp::ErrorCategory::kInternal));
   }
   pp::mpi_finalize();
-  return 0;
+  return pp::cli::deferred_exit_code();
 }

@@ -1,9 +1,13 @@
 #pragma once
-// Reading a number from a flag's text, for the subcommands' CLI11 checks.
+// Reading a number from a flag's text, and the CLI11 checks built on it.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
 #include <charconv>
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace pp::cli {
@@ -20,6 +24,20 @@ inline std::optional<double> number_in(std::string_view text) {
     return text.front() == '-' ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
   }
   return value;
+}
+
+// A validator for a finite number in [low, high] (CLI::Range lets nan through).
+inline CLI::Validator finite_in(double low, double high) {
+  return CLI::Validator(
+      [low, high](std::string& text) -> std::string {
+        const std::optional<double> x = number_in(text);
+        if (!x) return "not a number: " + text;
+        if (!std::isfinite(*x) || *x < low || *x > high) {
+          return fmt::format("{} is not a finite number in [{}, {}]", text, low, high);
+        }
+        return {};
+      },
+      fmt::format("FINITE in [{} - {}]", low, high));
 }
 
 }  // namespace pp::cli

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "plan_report.h"
+#include "pp/gate.h"
 #include "pp/error.h"
 #include "pp/file_io.h"
 #include "pp/planner/plan_search.h"
@@ -36,6 +37,8 @@ Examples:
   pp plan --model llama3-405b --cluster dgx-h100 --gpus 1024 --global-batch 512 --seq-len 8192 \
           --tp 8 --pp 8 --cp 2 --precision fp8   # a published layout: pp says what it would pick instead
   pp simulate --plan plan.json --svg plan.svg     # see the chosen schedule over time
+  pp plan --model llama3-70b --cluster dgx-h100 --gpus 512 --global-batch 1024 --seq-len 4096 \
+          --check --max-bubble 0.1 --min-mfu 0.4 --max-memory-fraction 0.9   # a CI gate (docs/ci.md)
 
 Models: a Hugging Face config.json, or a shipped name ({models}).
 Clusters: a cluster file, or a shipped name ({clusters}).
@@ -43,7 +46,7 @@ The global batch is in sequences of --seq-len tokens. pp plan notes when the cho
 one pp run can execute (tp must divide the heads, the key/value heads and a micro-batch's tokens;
 cp 1; GPT-2 or Llama layers), and what pp run would do differently (FP8, sharding, overlap). -o - writes the plan alone to stdout.
 Exit codes: 0 a plan; 2 invalid input; 3 nothing fits (the reasons say what would);
-4 a file cannot be read or written. Details: docs/cost-model.md, docs/exit-codes.md.)";
+4 a file cannot be read or written; 6 a --check rule is violated (the plan is still written). Details: docs/cost-model.md, docs/exit-codes.md.)";
 
 constexpr int kMaxDefaultSeqLen = 2048;  // --seq-len when not given, if the model allows it
 
@@ -190,6 +193,14 @@ std::string with_versus_auto(const std::string& plan_text, const PlanSearchResul
   return doc.dump(2) + "\n";
 }
 
+// The plan document with "check" (the --check verdicts, derived, not read back) when checked.
+std::string with_check(const std::string& plan_text, const std::optional<CheckReport>& gate) {
+  if (!gate) return plan_text;
+  nlohmann::ordered_json doc = nlohmann::ordered_json::parse(plan_text);
+  doc["check"] = check_report_json(*gate);
+  return doc.dump(2) + "\n";
+}
+
 void report_infeasible(bool json, const PlanSearchResult& result) {
   if (json) {
     nlohmann::ordered_json doc = {{"schema", "pp.plan-infeasible"}, {"version", 1},
@@ -279,11 +290,13 @@ void add_plan_command(CLI::App& app) {
   cmd->add_flag("--show-profile", o->show_profile, "Print the per-layer profile table first");
   cmd->add_flag("--show-kernels", o->show_kernels,
                 "Print each layer's kernels and their times at the fixed (or 1) --tp and --microbatch-size");
+  add_plan_check_flags(cmd, &o->gate);
   cmd->callback([o] { run_plan(*o); });
 }
 
 void run_plan(const PlanOptions& o) {
   check_output_paths({{"-o", o.output}}, {{"--model", o.model}, {"--cluster", o.cluster}, {"--profile", o.profile}});
+  check_gate_flags(o.gate);
   const PlanRequest request = request_of(o);
   check_plan_request(request);  // size limits and fixed choices, before any table is printed
   const bool plan_on_stdout = o.json || o.output == "-";  // then stdout is one JSON document
@@ -301,12 +314,17 @@ void run_plan(const PlanOptions& o) {
     write_file_atomically(o.output, text);
     fmt::print(stderr, "wrote plan {}\n", o.output);
   }
-  if (plan_on_stdout) {
-    std::cout << text;
-    return;
+  const std::optional<CheckReport> gate =
+      o.gate.check ? std::optional<CheckReport>(check_plan(best, o.gate.policy)) : std::nullopt;
+  if (o.output == "-") {
+    std::cout << text;  // the plan alone
+  } else if (o.json) {
+    std::cout << with_check(text, gate);
+  } else {
+    print_table(request, result, seconds);
+    print_stages(best);
   }
-  print_table(request, result, seconds);
-  print_stages(best);
+  if (gate) report_check(*gate, "the chosen plan (" + describe_layout(best.layout) + ")");
 }
 
 }  // namespace pp::cli

@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "check_flags.h"
+
 namespace pp::cli {
 
 struct PlanOptions {
@@ -34,6 +36,7 @@ struct PlanOptions {
   std::string tp_overlap = "auto";             // auto | on | off
   std::string grad_dtype = "fp32";             // main gradients: fp32 | bf16
   std::string precision = "bf16";              // the blocks' linear GEMMs: bf16 | fp8
+  PlanCheckOptions gate;                       // --check and its rules
 };
 
 void add_plan_command(CLI::App& app);

@@ -45,20 +45,6 @@ count, plan, data, checkpoint, flags); 4 a file cannot be read or written; 5 tra
 loss became non-finite, or a rank made no progress for --watchdog-s); 1 internal error.
 As root, or with more ranks than cores, mpirun needs --allow-run-as-root and --oversubscribe.)";
 
-// A validator for a finite number in [low, high] (CLI::Range lets nan through).
-CLI::Validator finite_in(double low, double high) {
-  return CLI::Validator(
-      [low, high](std::string& text) -> std::string {
-        const std::optional<double> x = number_in(text);
-        if (!x) return "not a number: " + text;
-        if (!std::isfinite(*x) || *x < low || *x > high) {
-          return fmt::format("{} is not a finite number in [{}, {}]", text, low, high);
-        }
-        return {};
-      },
-      fmt::format("FINITE in [{} - {}]", low, high));
-}
-
 double mean_after_first(const std::vector<double>& values) {
   if (values.size() <= 1) return values.empty() ? 0 : values.front();
   return std::accumulate(values.begin() + 1, values.end(), 0.0) / double(values.size() - 1);

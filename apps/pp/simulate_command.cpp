@@ -11,6 +11,7 @@
 
 #include "pp/error.h"
 #include "pp/file_io.h"
+#include "pp/gate.h"
 #include "pp/plan.h"
 #include "pp/planner/bubble_model.h"
 #include "pp/planner/plan_simulation.h"
@@ -37,12 +38,13 @@ Examples:
   pp simulate --schedule-file my_schedule.json --json
   pp simulate --plan plan.json --svg plan.svg
   pp simulate --stages 4 --microbatches 8 --schedule zb-h1 --save-schedule start.json
+  pp simulate --plan plan.json --check --max-bubble 0.15 --max-inflight 4   # a CI gate (docs/ci.md)
 
 Costs are per stage per micro-batch; a comma list gives one value per stage (one per stage
 boundary for --p2p-ms). In an interleaved schedule each of a rank's V chunks costs 1/V of its
 stage. Give - as a file name to write to standard output.
 Exit codes: 0 ok; 1 internal error; 2 invalid input (flags, file contents, an invalid schedule);
-4 a file cannot be read or written. Details: docs/exit-codes.md.)";
+4 a file cannot be read or written; 6 a --check rule is violated (docs/ci.md). Details: docs/exit-codes.md.)";
 
 // The largest cost a flag accepts, in ms (11.6 days): with it, even the largest schedule pp
 // simulates has a finite makespan, and the pictures a finite time axis.
@@ -246,14 +248,18 @@ void run_single(const SimulateOptions& o) {
   const std::optional<Schedule> saved = schedule_to_save(o, request, plan ? &*plan : nullptr);
   write_simulate_outputs(o, result, saved ? &*saved : nullptr);
   const bool stdout_taken = o.trace == "-" || o.svg == "-" || o.save_schedule == "-";
+  const std::optional<CheckReport> gate =
+      o.gate.check ? std::optional<CheckReport>(check_timeline(result.metrics, o.gate.policy)) : std::nullopt;
   if (o.json) {
     nlohmann::ordered_json doc = json_summary(result);
     if (automatic) doc["auto"] = auto_json(*automatic);
+    if (gate) doc["check"] = check_report_json(*gate);
     std::cout << doc.dump(2) << "\n";
   } else if (!stdout_taken) {
     print_text(o, result);
     if (automatic) fmt::print("\n{}", auto_text(*automatic));
   }
+  if (gate) report_check(*gate, "the " + result.schedule.name + " schedule");
 }
 
 // --compare prints a table of many simulations; the flags that name one schedule's files or a
@@ -262,6 +268,7 @@ void check_compare_flags(const SimulateOptions& o) {
   std::vector<std::string> refused;
   if (!o.schedule_file.empty()) refused.emplace_back("--schedule-file");
   if (!o.plan.empty()) refused.emplace_back("--plan");
+  if (o.gate.check) refused.emplace_back("--check");
   for (const NamedPath& out : simulate_outputs(o)) {
     if (!out.path.empty()) refused.push_back(out.flag);
   }
@@ -402,10 +409,12 @@ void add_simulate_command(CLI::App& app) {
   cmd->add_option("--width", options->width, "Chart width in columns (80-200; default: terminal)")
       ->check(CLI::Range(80, 200));
   cmd->add_flag("--no-color", options->no_color, "No ANSI colours (also: NO_COLOR=1)");
+  add_timeline_check_flags(cmd, &options->gate);
   cmd->callback([options] { run_simulate(*options); });
 }
 
 void run_simulate(const SimulateOptions& options) {
+  check_gate_flags(options.gate);
   if (options.compare) {
     run_compare(options);
   } else {

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "check_flags.h"
+
 namespace pp::cli {
 
 struct SimulateOptions {
@@ -29,6 +31,7 @@ struct SimulateOptions {
   bool compare = false;
   bool no_color = false;
   int width = 0;  // 0: the terminal's
+  TimelineCheckOptions gate;  // --check and its rules
 };
 
 void add_simulate_command(CLI::App& app);
