@@ -71,7 +71,8 @@ Examples:
 
 Exit codes: 0 ok, 1 internal error, 2 invalid input, 3 infeasible, 4 file I/O error,
 5 training failed (pp run: divergence, or a rank stopped making progress), 6 a --check rule
-violated (docs/ci.md). docs/exit-codes.md.)";
+violated (docs/ci.md), 7 pp run stopped by a signal after writing its checkpoint (requeue it).
+docs/exit-codes.md.)";
 
 // Prints the error; under MPI with several ranks, ends the whole job so that no rank hangs
 // waiting for this one.

@@ -1,8 +1,12 @@
 #include "run_command.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <csignal>
+#include <map>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -12,15 +16,18 @@
 #include "pp/error.h"
 #include "pp/file_io.h"
 #include "pp/planner/plan_simulation.h"
+#include "pp/slurm.h"
 #include "pp/runtime/mpi_transport.h"
 #include "pp/runtime/trainer.h"
 #include "pp/timeline_json.h"
 #include "pp/timeline_render.h"
+#include "exit_status.h"
 #include "number_text.h"
 
 namespace pp::cli {
 namespace {
 
+constexpr int kStoppedExitCode = 7;  // docs/exit-codes.md
 constexpr double kMiB = 1024.0 * 1024.0;
 
 constexpr const char* kExamples = R"(
@@ -42,7 +49,10 @@ tensors, so a run resumes under any layout (fewer or more ranks).
 The global batch of step t is the B windows of T+1 tokens starting at token (t*B + i)*T,
 wrapping at the end of the file (docs/run.md). Exit codes: 0 trained; 2 invalid input (rank
 count, plan, data, checkpoint, flags); 4 a file cannot be read or written; 5 training failed (the
-loss became non-finite, or a rank made no progress for --watchdog-s); 1 internal error.
+loss became non-finite, or a rank made no progress for --watchdog-s); 7 stopped by one of
+--stop-signals (SIGTERM, SIGUSR1) after finishing the step in flight and writing the --save
+checkpoint: run it again with --resume (a Slurm job script requeues itself: docs/slurm.md);
+1 internal error.
 As root, or with more ranks than cores, mpirun needs --allow-run-as-root and --oversubscribe.)";
 
 double mean_after_first(const std::vector<double>& values) {
@@ -85,6 +95,25 @@ void print_comparison(const Plan& plan, const TrainSummary& s, const TimelineMet
   }
 }
 
+// The signals --stop-signals names ("TERM", "USR1", ...; "none" alone for none).
+const std::map<std::string, int>& stop_signal_numbers() {
+  static const std::map<std::string, int> known = {{"TERM", SIGTERM}, {"INT", SIGINT},   {"HUP", SIGHUP},
+                                                   {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"XCPU", SIGXCPU}};
+  return known;
+}
+
+std::vector<int> stop_signals_of(const std::vector<std::string>& names) {
+  std::vector<int> numbers;
+  for (const std::string& name : names) {
+    if (name == "none") {
+      if (names.size() > 1) throw_invalid("--stop-signals: 'none' goes alone");
+      return {};
+    }
+    numbers.push_back(stop_signal_numbers().at(name));
+  }
+  return numbers;
+}
+
 // Timings of ranks that share cores include waiting for a core: say so before anyone compares.
 void warn_if_oversubscribed(int local_ranks) {
   const unsigned cores = std::thread::hardware_concurrency();
@@ -113,6 +142,39 @@ void check_run_options(const RunOptions& o) {
                      {{"--plan", o.plan}, {"--data", o.data}, {"--load", o.load}, {"--model", o.model}});
 }
 
+// One line on stderr: where the run stopped and how to continue.
+void report_stop(const RunOptions& o, const TrainSummary& s) {
+  const int done = s.first_step + static_cast<int>(s.losses.size());
+  if (o.save.empty()) {
+    fmt::print(stderr, "pp run: stopped by {} after step {} of {}; no --save checkpoint, so nothing is kept "
+               "(exit {})\n", signal_name(s.stop_signal), done, o.steps, kStoppedExitCode);
+    return;
+  }
+  fmt::print(stderr, "pp run: stopped by {} after step {} of {}; {} holds step {}: the same command with "
+             "--resume continues (exit {})\n", signal_name(s.stop_signal), done, o.steps, o.save, done, kStoppedExitCode);
+}
+
+// Under srun, before MPI starts: the step's tasks against the plan. Task 0 throws the mismatches
+// (one error); the other tasks return false and leave with the same exit code, silently.
+bool slurm_allocation_matches(const RunOptions& o, const Plan& plan) {
+  const std::optional<SlurmAllocation> slurm = read_slurm_allocation([](const char* name) { return std::getenv(name); });
+  if (!slurm) return true;
+  const std::vector<std::string> problems = allocation_mismatches(*slurm, plan, o.device == "cuda");
+  if (problems.empty()) {
+    if (slurm->task_id == 0 && !o.quiet && !o.json) {
+      fmt::print(stderr, "pp run: Slurm job {}{}: {} tasks on {} node(s) match the plan\n", slurm->job_id,
+                 slurm->restart_count > 0 ? fmt::format(" (requeued {} time(s))", slurm->restart_count) : "",
+                 slurm->tasks, slurm->tasks_per_node.size());
+    }
+    return true;
+  }
+  if (slurm->task_id != 0) {
+    deferred_exit_code() = exit_code(ErrorCategory::kInvalidInput);
+    return false;
+  }
+  throw_invalid(fmt::format("the Slurm allocation does not match the plan {}: {}", o.plan, fmt::join(problems, "; ")));
+}
+
 nlohmann::ordered_json summary_json(const TrainSummary& s, const TimelineMetrics& measured,
                                     const TimelineMetrics& predicted, const Plan& plan) {
   const double tokens = double(plan.global_batch) * plan.seq_len;
@@ -130,6 +192,8 @@ nlohmann::ordered_json summary_json(const TrainSummary& s, const TimelineMetrics
                                 {"peak_rss_bytes", s.peak_rss_bytes},
                                 {"peak_device_bytes", nullptr},
                                 {"checkpoints", s.weights},
+                                {"stopped_by", s.stop_signal != 0 ? nlohmann::ordered_json(signal_name(s.stop_signal))
+                                                                  : nlohmann::ordered_json()},
                                 {"device", to_string(s.backend.device)},
                                 {"transport", to_string(s.backend.transport)},
                                 {"measured", nullptr},
@@ -201,6 +265,16 @@ void add_run_command(CLI::App& app) {
                   "per GPU), or auto (nccl where every rank has its own GPU, else mpi)")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "mpi", "nccl"}));
+  cmd->add_option("--stop-signals", o->stop_signals,
+                  "Signals that stop the run cleanly: every rank finishes its step, the --save checkpoint is "
+                  "written, exit 7 (TERM, INT, HUP, USR1, USR2, XCPU; or none)")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->transform([](std::string name) {
+        if (name.rfind("SIG", 0) == 0) name = name.substr(3);
+        return name;
+      })
+      ->check(CLI::IsMember({"TERM", "INT", "HUP", "USR1", "USR2", "XCPU", "none"}));
   cmd->add_flag("--allow-tf32", o->allow_tf32, "CUDA: TF32 tensor cores for the fp32 matrix products (faster, ~1e-3 relative)");
   cmd->add_option("--precision", o->precision, "Arithmetic: fp32 (bf16 is not available yet)")
       ->capture_default_str()
@@ -210,12 +284,14 @@ void add_run_command(CLI::App& app) {
 
 void run_run(const RunOptions& o) {
   check_run_options(o);
+  const Plan plan = load_plan(o.plan);
+  if (!slurm_allocation_matches(o, plan)) return;
   mpi_initialize(nullptr, nullptr);
   std::unique_ptr<Transport> world = mpi_world();
   const int local_ranks = mpi_node_place().size;
   if (world->rank() == 0) warn_if_oversubscribed(local_ranks);
   TrainOptions t;
-  t.plan = load_plan(o.plan);
+  t.plan = plan;
   t.model = o.model.empty() ? t.plan.model_config : load_model(o.model);
   t.data = o.data;
   t.steps = o.steps;
@@ -231,6 +307,7 @@ void run_run(const RunOptions& o) {
   t.watchdog_s = o.watchdog_s;
   t.backend = {o.device, o.transport};
   t.allow_tf32 = o.allow_tf32;
+  t.stop_signals = stop_signals_of(o.stop_signals);
   const TrainSummary summary = train(t, *world);
   if (world->rank() == 0) {
     const TimelineMetrics measured = compute_metrics(summary.last_step);
@@ -241,7 +318,9 @@ void run_run(const RunOptions& o) {
     } else if (!o.quiet && !summary.losses.empty()) {
       print_comparison(t.plan, summary, measured, predicted);
     }
+    if (summary.stop_signal != 0) report_stop(o, summary);
   }
+  if (summary.stop_signal != 0) deferred_exit_code() = kStoppedExitCode;
   world.reset();
   mpi_finalize();
 }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace pp::cli {
 
@@ -28,6 +29,7 @@ struct RunOptions {
   std::string transport = "auto";
   bool allow_tf32 = false;
   std::string precision = "fp32";
+  std::vector<std::string> stop_signals = {"TERM", "USR1"};  // names without SIG; "none": no handlers
 };
 
 void add_run_command(CLI::App& app);

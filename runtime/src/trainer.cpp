@@ -26,6 +26,7 @@
 #include "train/checkpointing.h"
 #include "train/gradients.h"
 #include "train/rank_setup.h"
+#include "train/stop_signals.h"
 #include "train/watchdog.h"
 
 namespace pp {
@@ -125,9 +126,11 @@ class Run {
       if (o_.save_every > 0 && (step + 1) % o_.save_every == 0 && !o_.save.empty()) {
         save(step + 1, &summary);
       }
+      summary.stop_signal = stop_.agreed(world_);
+      if (summary.stop_signal != 0) break;
     }
-    const bool saved_last = o_.save_every > 0 && o_.steps % o_.save_every == 0;
-    if (!o_.save.empty() && first_step_ < o_.steps && !saved_last) save(o_.steps, &summary);
+    const int done = first_step_ + static_cast<int>(summary.losses.size());
+    if (!o_.save.empty() && done > first_step_ && saved_step_ != done) save(done, &summary);
     gather_timeline(last_events, &summary);
     gather_resources(&summary);
     summary.message_bytes = 4.0 * double(chunks_.front().state->compute().activation_floats());
@@ -208,6 +211,7 @@ class Run {
   int resume_step();
   void save(int step, TrainSummary* summary) {
     save_checkpoint(world_, chunks_, tied_name_, replica_, step, o_.save, o_.model.name);
+    saved_step_ = step;
     if (world_.rank() == 0) summary->weights.push_back(o_.save);
   }
   void gather_timeline(const std::vector<TimelineEvent>& events, TrainSummary* summary);
@@ -225,6 +229,8 @@ class Run {
   const std::string tied_name_ = tied_embedding_name(o_.model);
   int first_step_ = 0;
   int current_step_ = 0;
+  int saved_step_ = -1;                    // the step of the checkpoint last written by this run
+  StopSignals stop_{o_.stop_signals};      // handlers from set-up on: a signal then stops after step 1
   Schedule schedule_;
   std::unique_ptr<TokenData> data_;
   Groups groups_;

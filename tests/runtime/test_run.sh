@@ -83,6 +83,53 @@ else
   not_ok "resume after a kill" "no readable checkpoint after the kill"
 fi
 
+# Preemption: SIGUSR1 (forwarded by mpirun) and SIGTERM (sent to the ranks, as slurmstepd does)
+# stop the run after the step in flight with the checkpoint written and exit 7; the run resumed
+# from it ends at the same weights as an uninterrupted one.
+# stop_mid_run NAME SIGNAL TARGET (mpirun|ranks) FILE: starts a long run, signals it once step 3
+# is reported, and sets STOP_RC and STOPPED_AT (the checkpoint's step).
+stop_mid_run() {
+  local name=$1 signal=$2 target=$3 file=$4
+  rm -f "$file" "$TMP/$name.err"
+  timeout 120 mpirun -np 4 "$PP" run --plan "$TMP/1f1b-pp4.json" --data "$TMP/tokens.bin" --steps 100000 \
+    --save "$file" 2>"$TMP/$name.err" >/dev/null &
+  local job=$!
+  for _ in $(seq 1 600); do grep -q 'step     3/' "$TMP/$name.err" 2>/dev/null && break; sleep 0.1; done
+  if [ "$target" = mpirun ]; then pkill -"$signal" -P $job -x mpirun; else pkill -"$signal" -f "^$PP run --plan $TMP/1f1b-pp4.json --data $TMP/tokens.bin --steps 100000"; fi
+  wait $job
+  STOP_RC=$?
+  STOPPED_AT=$(python3 -c 'import json,struct,sys; f=open(sys.argv[1],"rb"); n=struct.unpack("<Q",f.read(8))[0]; print(json.loads(f.read(n))["__metadata__"]["step"])' "$file" 2>/dev/null)
+}
+stop_mid_run usr1 USR1 mpirun "$TMP/stopped.safetensors"
+if [ "$STOP_RC" -eq 7 ] && [ -n "$STOPPED_AT" ] && grep -q "stopped by SIGUSR1 after step $STOPPED_AT of 100000" "$TMP/usr1.err"; then
+  ok "SIGUSR1: the ranks finish step $STOPPED_AT, write the checkpoint and exit 7"
+  target=$((STOPPED_AT + 2))
+  mpi 4 run --plan "$TMP/1f1b-pp4.json" --data "$TMP/tokens.bin" --steps $target --quiet --save "$TMP/stopped.safetensors" --resume 2>"$TMP/s1.err"
+  mpi 4 run --plan "$TMP/1f1b-pp4.json" --data "$TMP/tokens.bin" --steps $target --quiet --save "$TMP/unstopped.safetensors" 2>"$TMP/s2.err"
+  if result=$(python3 "$HERE/compare_checkpoints.py" "$TMP/stopped.safetensors" "$TMP/unstopped.safetensors" --tolerance 0 2>&1); then
+    ok "stopped at step $STOPPED_AT, resumed to step $target: the same weights ($result)"
+  else
+    not_ok "resume after a stop signal" "$result" "$(tail -2 "$TMP/s1.err")"
+  fi
+else
+  not_ok "SIGUSR1 stops the run with a checkpoint and exit 7" "exit $STOP_RC, checkpoint step '$STOPPED_AT'" "$(tail -3 "$TMP/usr1.err")"
+fi
+stop_mid_run term TERM ranks "$TMP/termed.safetensors"
+if [ "$STOP_RC" -eq 7 ] && [ -n "$STOPPED_AT" ] && grep -q "stopped by SIGTERM after step $STOPPED_AT" "$TMP/term.err"; then
+  ok "SIGTERM to every rank: checkpoint of step $STOPPED_AT and exit 7"
+else
+  not_ok "SIGTERM stops the run with a checkpoint and exit 7" "exit $STOP_RC, checkpoint step '$STOPPED_AT'" "$(tail -3 "$TMP/term.err")"
+fi
+# SIGTERM to one rank only: the others learn of it at the step's end and stop with it.
+rm -f "$TMP/one.safetensors"
+timeout 120 mpirun -np 4 "$PP" run --plan "$TMP/1f1b-pp4.json" --data "$TMP/tokens.bin" --steps 100000 \
+  --save "$TMP/one.safetensors" 2>"$TMP/one.err" >/dev/null &
+job=$!
+for _ in $(seq 1 600); do grep -q 'step     3/' "$TMP/one.err" 2>/dev/null && break; sleep 0.1; done
+kill -TERM "$(pgrep -f "^$PP run --plan $TMP/1f1b-pp4.json --data $TMP/tokens.bin --steps 100000" | tail -1)"
+wait $job
+rc=$?
+if [ "$rc" -eq 7 ] && [ -s "$TMP/one.safetensors" ]; then ok "SIGTERM to one rank stops them all (exit 7)"; else not_ok "SIGTERM to one rank" "exit $rc" "$(tail -3 "$TMP/one.err")"; fi
 expect_failure "rank count not matching the plan" "needs tp x pp x dp" 3 run --plan "$TMP/1f1b-pp4.json" --data "$TMP/tokens.bin" --steps 1
 expect_failure "missing token file" "tokens-missing" 4 run --plan "$TMP/1f1b-pp4.json" --data "$TMP/tokens-missing.bin" --steps 1
 printf 'abcdef' > "$TMP/short.bin"
@@ -124,6 +171,8 @@ quick_failure() {  # quick_failure NAME EXIT PATTERN ARGS...
 }
 P1=(run --plan "$TMP/single.json" --data "$TMP/tokens.bin" --steps 2 --quiet)
 quick_failure "--resume without --save" 2 "--resume" "${P1[@]}" --resume
+quick_failure "--stop-signals with an unknown signal" 2 "--stop-signals" "${P1[@]}" --stop-signals KILL
+quick_failure "--stop-signals none goes alone" 2 "none" "${P1[@]}" --stop-signals none,TERM
 quick_failure "--save-every without --save" 2 "--save-every" "${P1[@]}" --save-every 1
 cp "$TMP/tokens.bin" "$TMP/tokens-copy.bin"
 quick_failure "--save onto the token file" 2 "same file as --data" "${P1[@]}" --save "$TMP/tokens.bin"

@@ -36,6 +36,9 @@ struct TrainOptions {
   double watchdog_s = 600;      // end the job when a rank waits this long for another; 0: off
   BackendRequest backend;       // --device, --transport
   bool allow_tf32 = false;      // CUDA: TF32 tensor cores for fp32 matrix products
+  // Signals (numbers) that stop the run cleanly: every rank finishes the step in flight, the
+  // checkpoint `save` is written, and train() returns with TrainSummary::stop_signal set.
+  std::vector<int> stop_signals;
   // Tests only: a backend to train on instead of the one `backend` names, and the transport its
   // buffers need (e.g. a CPU backend whose buffers are tagged as device memory, over kStagedMpi).
   std::function<std::unique_ptr<Backend>()> test_backend;
@@ -64,13 +67,18 @@ struct TrainSummary {
   BackendChoice backend;              // what ran: device, transport and why
   Traffic traffic_per_step;           // the last step's, per rank: the mean over ranks (world rank 0)
   double message_bytes = 0;           // one pipeline message (a micro-batch's activation piece)
+  int stop_signal = 0;                // the stop signal that ended the run early; 0: it ran to `steps`
 };
 
 // Collective over `world`. Throws pp::Error (kInvalidInput) for a rank count that does not match
 // the plan, a plan that does not fit the model, a missing or short token file or one with a token
 // outside the vocabulary, a checkpoint with missing or mis-shaped tensors; pp::Error(kRuntime)
 // when the loss becomes non-finite (nothing is saved after the last good checkpoint). A rank that
-// waits longer than watchdog_s for another ends the job (exit 5).
+// waits longer than watchdog_s for another ends the job (exit 5). A stop signal ends the run after
+// the step in flight, with the checkpoint written (TrainSummary::stop_signal).
 TrainSummary train(const TrainOptions& options, Transport& world);
+
+// "SIGUSR1" for SIGUSR1 (TrainSummary::stop_signal in messages).
+std::string signal_name(int signal);
 
 }  // namespace pp
