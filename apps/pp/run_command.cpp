@@ -39,6 +39,8 @@ Examples:
   mpirun -np 4 pp run --plan plan.json --data tokens.bin --steps 200 --save ckpt.safetensors \
           --save-every 20 --resume --trace run.json
   srun --mpi=pmix -n 8 pp run --plan plan.json --data tokens.bin --json
+  srun --mpi=pmix pp run --plan plan.json --data tokens.bin --steps 1000 --save ckpt.safetensors \
+          --save-every 100 --resume --summary run.json     # a Slurm job: scripts/slurm/train.sbatch
   pp plan --model llama-tiny --cluster cpu-local --gpus 8 --global-batch 16 --seq-len 64 \
           --tp 2 --pp 2 -o 3d.json
   mpirun -np 8 pp run --plan 3d.json --data tokens.bin --steps 50 --save ckpt.safetensors
@@ -138,7 +140,8 @@ void check_run_options(const RunOptions& o) {
   }
   if (o.allow_tf32 && o.device == "cpu") throw_invalid("--allow-tf32 applies to --device cuda, not the CPU");
   if (o.trace == "-") throw_invalid("--trace: give a file (standard output carries the run's report)");
-  check_output_paths({{"--save", o.save}, {"--trace", o.trace}, {"--json", o.json ? "-" : ""}},
+  if (o.summary == "-") throw_invalid("--summary: give a file (--json prints the summary on standard output)");
+  check_output_paths({{"--save", o.save}, {"--trace", o.trace}, {"--summary", o.summary}, {"--json", o.json ? "-" : ""}},
                      {{"--plan", o.plan}, {"--data", o.data}, {"--load", o.load}, {"--model", o.model}});
 }
 
@@ -243,6 +246,8 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--resume", o->resume, "Continue from --save when it exists (needs --save)");
   cmd->add_option("--trace", o->trace, "Write the measured timeline of the last step (Chrome/Perfetto)");
   cmd->add_flag("--json", o->json, "Print a JSON summary on stdout at the end");
+  cmd->add_option("--summary", o->summary,
+                  "Also write the JSON summary to this file, keeping the progress lines (batch jobs)");
   cmd->add_flag("--quiet", o->quiet, "No progress lines");
   cmd->add_option("--recv-lookahead", o->recv_lookahead, "Receives posted ahead of their use")
       ->capture_default_str()
@@ -313,9 +318,12 @@ void run_run(const RunOptions& o) {
     const TimelineMetrics measured = compute_metrics(summary.last_step);
     const TimelineMetrics predicted = simulate_plan(t.plan).metrics;
     if (!o.trace.empty() && !summary.losses.empty()) write_file_atomically(o.trace, chrome_trace_json(summary.last_step, measured));
-    if (o.json) {
-      std::cout << summary_json(summary, measured, predicted, t.plan).dump(2) << "\n";
-    } else if (!o.quiet && !summary.losses.empty()) {
+    if (o.json || !o.summary.empty()) {
+      const std::string text = summary_json(summary, measured, predicted, t.plan).dump(2) + "\n";
+      if (!o.summary.empty()) write_file_atomically(o.summary, text);
+      if (o.json) std::cout << text;
+    }
+    if (!o.json && !o.quiet && !summary.losses.empty()) {
       print_comparison(t.plan, summary, measured, predicted);
     }
     if (summary.stop_signal != 0) report_stop(o, summary);

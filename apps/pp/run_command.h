@@ -22,6 +22,7 @@ struct RunOptions {
   bool resume = false;
   std::string trace;
   bool json = false;
+  std::string summary;  // --summary: the JSON summary written to this file as well
   bool quiet = false;
   int recv_lookahead = 8;
   double watchdog_s = 600;
