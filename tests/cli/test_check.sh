@@ -7,10 +7,8 @@ set -u
 PP=$1
 TMP=$(mktemp -d /tmp/pp-check-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-passed=0
-failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1"; shift; for line in "$@"; do echo "#   $line"; done; failed=$((failed + 1)); }
+# shellcheck source=../tap.sh
+source "$(dirname "$0")/../tap.sh"
 run() { timeout 120 "$PP" "$@" >"$TMP/out" 2>"$TMP/err"; RC=$?; }
 crashed() { grep -Eq 'terminate called|Aborted|Segmentation|core dumped' "$TMP/err"; }
 json() { python3 -c "import json,sys; d=json.load(open('$TMP/out')); print($1)" 2>/dev/null; }
@@ -85,5 +83,4 @@ expect "plan: a negative limit is invalid" 2 "${PLAN[@]}" --check --max-step-s -
 # --- a plan file gated again by pp simulate
 expect "simulate --plan --check: the plan's own bubble passes" 0 simulate --plan "$TMP/plan.json" --check --max-bubble "$above"
 
-echo "# $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tap_summary

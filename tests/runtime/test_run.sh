@@ -60,6 +60,24 @@ else
   not_ok "resume continues to the same weights" "$result" "$(tail -2 "$TMP/r3.err")"
 fi
 
+# checkpoint_step FILE: the step a pp checkpoint holds (empty when unreadable).
+checkpoint_step() {
+  python3 -c 'import json,struct,sys; f=open(sys.argv[1],"rb"); n=struct.unpack("<Q",f.read(8))[0]; print(json.loads(f.read(n))["__metadata__"]["step"])' "$1" 2>/dev/null
+}
+# resumes_to_same_weights NAME FILE FROM: resumes FILE (at step FROM) to step FROM+2 and compares it
+# with an uninterrupted run of as many steps, to the bit.
+resumes_to_same_weights() {
+  local name=$1 file=$2 from=$3
+  local target=$((from + 2))
+  mpi 4 run --plan "$TMP/1f1b-pp4.json" --data "$TMP/tokens.bin" --steps $target --quiet --save "$file" --resume 2>"$TMP/resumed.err"
+  mpi 4 run --plan "$TMP/1f1b-pp4.json" --data "$TMP/tokens.bin" --steps $target --quiet --save "$TMP/uninterrupted.safetensors" 2>/dev/null
+  if result=$(python3 "$HERE/compare_checkpoints.py" "$file" "$TMP/uninterrupted.safetensors" --tolerance 0 2>&1); then
+    ok "$name at step $from, resumed to step $target: the same weights ($result)"
+  else
+    not_ok "$name, resumed: the same weights" "$result" "$(tail -2 "$TMP/resumed.err")"
+  fi
+}
+
 # Resume after a kill: a run saving every 2 steps is killed (-9) once a checkpoint exists; the
 # resumed run ends at the same weights as an uninterrupted one.
 timeout 120 mpirun -np 4 "$PP" run --plan "$TMP/1f1b-pp4.json" --data "$TMP/tokens.bin" --steps 100000 \
@@ -69,16 +87,9 @@ for _ in $(seq 1 200); do [ -f "$TMP/killed.safetensors" ] && break; sleep 0.1; 
 sleep 0.5
 pkill -9 -f "^$PP run --plan $TMP/1f1b-pp4.json --data $TMP/tokens.bin --steps 100000"
 wait $job 2>/dev/null
-saved=$(python3 -c 'import json,struct,sys; f=open(sys.argv[1],"rb"); n=struct.unpack("<Q",f.read(8))[0]; print(json.loads(f.read(n))["__metadata__"]["step"])' "$TMP/killed.safetensors" 2>/dev/null)
+saved=$(checkpoint_step "$TMP/killed.safetensors")
 if [ -n "$saved" ]; then
-  target=$((saved + 2))
-  mpi 4 run --plan "$TMP/1f1b-pp4.json" --data "$TMP/tokens.bin" --steps $target --quiet --save "$TMP/killed.safetensors" --resume 2>"$TMP/k1.err"
-  mpi 4 run --plan "$TMP/1f1b-pp4.json" --data "$TMP/tokens.bin" --steps $target --quiet --save "$TMP/unkilled.safetensors" 2>"$TMP/k2.err"
-  if result=$(python3 "$HERE/compare_checkpoints.py" "$TMP/killed.safetensors" "$TMP/unkilled.safetensors" --tolerance 0 2>&1); then
-    ok "killed at a checkpoint of step $saved, resumed to step $target: the same weights ($result)"
-  else
-    not_ok "resume after a kill" "$result" "$(tail -2 "$TMP/k1.err")"
-  fi
+  resumes_to_same_weights "killed after a checkpoint" "$TMP/killed.safetensors" "$saved"
 else
   not_ok "resume after a kill" "no readable checkpoint after the kill"
 fi
@@ -98,19 +109,12 @@ stop_mid_run() {
   if [ "$target" = mpirun ]; then pkill -"$signal" -P $job -x mpirun; else pkill -"$signal" -f "^$PP run --plan $TMP/1f1b-pp4.json --data $TMP/tokens.bin --steps 100000"; fi
   wait $job
   STOP_RC=$?
-  STOPPED_AT=$(python3 -c 'import json,struct,sys; f=open(sys.argv[1],"rb"); n=struct.unpack("<Q",f.read(8))[0]; print(json.loads(f.read(n))["__metadata__"]["step"])' "$file" 2>/dev/null)
+  STOPPED_AT=$(checkpoint_step "$file")
 }
 stop_mid_run usr1 USR1 mpirun "$TMP/stopped.safetensors"
 if [ "$STOP_RC" -eq 7 ] && [ -n "$STOPPED_AT" ] && grep -q "stopped by SIGUSR1 after step $STOPPED_AT of 100000" "$TMP/usr1.err"; then
   ok "SIGUSR1: the ranks finish step $STOPPED_AT, write the checkpoint and exit 7"
-  target=$((STOPPED_AT + 2))
-  mpi 4 run --plan "$TMP/1f1b-pp4.json" --data "$TMP/tokens.bin" --steps $target --quiet --save "$TMP/stopped.safetensors" --resume 2>"$TMP/s1.err"
-  mpi 4 run --plan "$TMP/1f1b-pp4.json" --data "$TMP/tokens.bin" --steps $target --quiet --save "$TMP/unstopped.safetensors" 2>"$TMP/s2.err"
-  if result=$(python3 "$HERE/compare_checkpoints.py" "$TMP/stopped.safetensors" "$TMP/unstopped.safetensors" --tolerance 0 2>&1); then
-    ok "stopped at step $STOPPED_AT, resumed to step $target: the same weights ($result)"
-  else
-    not_ok "resume after a stop signal" "$result" "$(tail -2 "$TMP/s1.err")"
-  fi
+  resumes_to_same_weights "stopped by SIGUSR1" "$TMP/stopped.safetensors" "$STOPPED_AT"
 else
   not_ok "SIGUSR1 stops the run with a checkpoint and exit 7" "exit $STOP_RC, checkpoint step '$STOPPED_AT'" "$(tail -3 "$TMP/usr1.err")"
 fi

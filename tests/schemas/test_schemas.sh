@@ -8,10 +8,8 @@ ROOT=$2
 SCHEMAS=$ROOT/schemas
 TMP=$(mktemp -d /tmp/pp-schema-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-passed=0
-failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1"; shift; for line in "$@"; do echo "#   $line"; done; failed=$((failed + 1)); }
+# shellcheck source=../tap.sh
+source "$(dirname "$0")/../tap.sh"
 
 PY=""
 for candidate in /usr/bin/python3 python3; do
@@ -91,5 +89,4 @@ mutate "a trace without pp's otherData" trace "$TMP/trace-0.json" 'del d["otherD
 mutate "a compare row without figures or reason" compare "$TMP/compare.json" 'd["rows"][0] = {"schedule": "1f1b", "microbatches": 4, "virtual_stages": 1}'
 mutate "an infeasible document saying feasible" plan-infeasible "$TMP/infeasible.json" 'd["feasible"] = True'
 
-echo "# $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tap_summary

@@ -16,10 +16,8 @@ ROOT=$2
 HERE=$ROOT/tests/slurm
 TMP=$(mktemp -d /tmp/pp-slurm-test.XXXXXX)
 chmod 755 "$TMP"  # the munge user must reach the socket under it
-passed=0
-failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1"; shift; for line in "$@"; do echo "#   $line"; done; failed=$((failed + 1)); }
+# shellcheck source=../tap.sh
+source "$(dirname "$0")/../tap.sh"
 
 bash "$HERE/local_slurm.sh" up "$TMP/slurm"
 rc=$?
@@ -129,5 +127,4 @@ else
   not_ok "allocation mismatch" "exit $rc" "$(head -3 "$TMP/mismatch.err")"
 fi
 
-echo "# $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tap_summary
