@@ -4,6 +4,7 @@
 #   - a 4-task training job's losses match a direct mpirun run of the same plan;
 #   - a job sent SIGUSR1 mid-run stops with a checkpoint (exit 7), requeues itself, and finishes
 #     with the same weights as the uninterrupted job;
+#   - a job sent SIGTERM as a whole (the batch shell too, as at a time limit) requeues likewise;
 #   - the job resubmitted on 2 tasks re-plans and resumes from that checkpoint;
 #   - srun with fewer tasks than the plan is refused before MPI starts, naming both counts.
 # Brings Slurm up and down itself (local_slurm.sh), stopping only the daemons it started; skips
@@ -102,6 +103,26 @@ if [ "$(summary_field "$final" "['first_step']")" = "$stopped_at" ] && [ "$(summ
   ok "preempted job: resumed at step $stopped_at, finished with the uninterrupted job's weights ($result)"
 else
   not_ok "preempted job resumes to the same weights" "${result:-}" "$(cat "$final" 2>/dev/null | head -c 300)"
+fi
+
+# --- preemption as Slurm does it at a time limit: SIGTERM to the tasks and to the batch shell
+mkdir -p "$TMP/termed"
+id=$(RUN_DIR=$TMP/termed STEPS=$STEPS_ALL sbatch --parsable "${SB[@]}" --output="$TMP/job-%j.out" "$TMP/train.sbatch")
+for _ in $(seq 1 600); do job_output "$id" | grep -q 'step     3/' && break; sleep 0.1; done
+scancel "$id"
+deadline=$((SECONDS + 240))
+while [ $SECONDS -lt $deadline ]; do
+  state=$(squeue -h -j "$id" -o '%T %r' 2>/dev/null)
+  [ -z "$state" ] && break
+  case $state in *BeginTime*) scontrol update JobId="$id" StartTime=now >/dev/null 2>&1 ;; esac
+  sleep 0.3
+done
+out=$(job_output "$id")
+if grep -q 'stopped by SIGTERM after step' <<<"$out" && grep -q 'requeueing job' <<<"$out" &&
+   [ "$(summary_field "$TMP/termed/summary-$id-1.json" "['steps']")" = $STEPS_ALL ]; then
+  ok "SIGTERM to the whole job: the shell outlives it, requeues, and the run finishes"
+else
+  not_ok "SIGTERM to the whole job requeues" "$(grep -v '^step' <<<"$out" | tail -6)"
 fi
 
 # --- the same run resubmitted on 2 tasks: re-planned, resumed
