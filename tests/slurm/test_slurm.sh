@@ -39,6 +39,26 @@ SB=(--ntasks-per-node=4 --cpus-per-task=1 --time=5)
 job_output() { cat "$TMP"/job-"$1".out 2>/dev/null; }
 summary_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))$2)" "$1" 2>/dev/null; }
 
+# signal_mid_run RUN_DIR [SCANCEL-FLAGS]: submits a train job into $TMP/RUN_DIR, scancels it (with the
+# flags) once step 3 is reported, waits until it has requeued itself and finished, and prints its
+# id. Slurm holds a requeued job for about two minutes (BeginTime); this releases it at once.
+signal_mid_run() {
+  local run_dir=$1 id state deadline
+  shift
+  mkdir -p "$TMP/$run_dir"
+  id=$(RUN_DIR=$TMP/$run_dir STEPS=$STEPS_ALL sbatch --parsable "${SB[@]}" --output="$TMP/job-%j.out" "$TMP/train.sbatch")
+  for _ in $(seq 1 600); do job_output "$id" | grep -q 'step     3/' && break; sleep 0.1; done
+  scancel "$@" "$id"
+  deadline=$((SECONDS + 240))
+  while [ $SECONDS -lt $deadline ]; do
+    state=$(squeue -h -j "$id" -o '%T %r' 2>/dev/null)
+    [ -z "$state" ] && break
+    case $state in *BeginTime*) scontrol update JobId="$id" StartTime=now >/dev/null 2>&1 ;; esac
+    sleep 0.3
+  done
+  echo "$id"
+}
+
 # --- plan job
 GPUS=4 OUT=$TMP/plan-job.json CHECK="--check --require-runnable" \
   timeout 120 sbatch --wait --output="$TMP/plan-%j.out" "$ROOT/scripts/slurm/plan.sbatch" >"$TMP/sbatch.out" 2>&1
@@ -77,18 +97,7 @@ PY
 then ok "train job: its losses match a direct mpirun run"; else not_ok "losses against mpirun" "$(tail -3 "$TMP/direct.err")"; fi
 
 # --- preemption: SIGUSR1 mid-run, the job requeues itself and finishes
-mkdir -p "$TMP/preempted"
-id=$(RUN_DIR=$TMP/preempted STEPS=$STEPS_ALL sbatch --parsable "${SB[@]}" --output="$TMP/job-%j.out" "$TMP/train.sbatch")
-for _ in $(seq 1 600); do job_output "$id" | grep -q 'step     3/' && break; sleep 0.1; done
-scancel --signal=USR1 "$id"
-# Slurm holds a requeued job for about two minutes (BeginTime); the test releases it at once.
-deadline=$((SECONDS + 240))
-while [ $SECONDS -lt $deadline ]; do
-  state=$(squeue -h -j "$id" -o '%T %r' 2>/dev/null)
-  [ -z "$state" ] && break
-  case $state in *BeginTime*) scontrol update JobId="$id" StartTime=now >/dev/null 2>&1 ;; esac
-  sleep 0.3
-done
+id=$(signal_mid_run preempted --signal=USR1)
 out=$(job_output "$id")
 stopped_at=$(grep -o 'stopped by SIGUSR1 after step [0-9]*' <<<"$out" | grep -o '[0-9]*$' | head -1)
 if [ -n "$stopped_at" ] && grep -q 'requeueing job' <<<"$out" && grep -q "job $id (restart 1)" <<<"$out"; then
@@ -106,17 +115,7 @@ else
 fi
 
 # --- preemption as Slurm does it at a time limit: SIGTERM to the tasks and to the batch shell
-mkdir -p "$TMP/termed"
-id=$(RUN_DIR=$TMP/termed STEPS=$STEPS_ALL sbatch --parsable "${SB[@]}" --output="$TMP/job-%j.out" "$TMP/train.sbatch")
-for _ in $(seq 1 600); do job_output "$id" | grep -q 'step     3/' && break; sleep 0.1; done
-scancel "$id"
-deadline=$((SECONDS + 240))
-while [ $SECONDS -lt $deadline ]; do
-  state=$(squeue -h -j "$id" -o '%T %r' 2>/dev/null)
-  [ -z "$state" ] && break
-  case $state in *BeginTime*) scontrol update JobId="$id" StartTime=now >/dev/null 2>&1 ;; esac
-  sleep 0.3
-done
+id=$(signal_mid_run termed)
 out=$(job_output "$id")
 if grep -q 'stopped by SIGTERM after step' <<<"$out" && grep -q 'requeueing job' <<<"$out" &&
    [ "$(summary_field "$TMP/termed/summary-$id-1.json" "['steps']")" = $STEPS_ALL ]; then
